@@ -36,7 +36,7 @@ def eval_expr(expr: Expr, env: Mapping[str, Value], lane_dims: int = 0) -> Value
     prim = REGISTRY[expr.op]
     if not any(isinstance(a, Tensor) for a in args):
         return prim.scalar(*args)
-    if prim.kind == "reduction":
+    if prim.kind != "elementwise":  # reductions and shaped primitives see the lanes
         tensor_args = [a if isinstance(a, Tensor) else torch.as_tensor(a) for a in args]
         return prim.torch(*tensor_args, lane_dims=lane_dims)
     return prim.torch(*args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import warnings
 from pathlib import Path
 
 from primitives import INFIX, REGISTRY, suggest
@@ -83,7 +84,9 @@ def _check_depth(tree: ast.AST) -> None:
 
 def _syntax_tree(source: str) -> ast.Module:
     try:
-        tree = ast.parse(source, mode="exec")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": we report errors ourselves
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="exec")
     except SyntaxError as e:
         raise ParseError(f"syntax error: {e.msg}", e.lineno, e.offset) from None
     except (RecursionError, MemoryError):

@@ -12,10 +12,10 @@ import difflib
 from types import MappingProxyType
 from typing import Mapping
 
-from primitives import elementwise, interpolation, reductions
+from primitives import elementwise, interpolation, reductions, shaped
 from primitives.spec import Primitive
 
-_MODULES = (elementwise, interpolation, reductions)
+_MODULES = (elementwise, interpolation, reductions, shaped)
 
 
 def _build() -> Mapping[str, Primitive]:
@@ -60,7 +60,7 @@ def lookup(name: str) -> Primitive:
 
 
 def names(kind: str | None = None) -> list[str]:
-    """Names of all primitives, or of one kind (``"elementwise"`` / ``"reduction"``)."""
+    """Names of all primitives, or of one kind (``elementwise``, ``reduction``, ``shaped``)."""
     return [n for n, p in REGISTRY.items() if kind is None or p.kind == kind]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
-Kind = Literal["elementwise", "reduction"]
+Kind = Literal["elementwise", "reduction", "shaped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +25,15 @@ class Primitive:
         kind: ``"elementwise"`` or ``"reduction"`` (a per-tensor reduction whose result
             broadcasts back; for reductions ``torch`` takes a keyword ``lane_dims``: the
             number of leading dimensions that are *not* reduced, so the batched evaluator
-            reduces per lane).
+            reduces per lane), or ``"shaped"`` (needs the tensor's shape, not only its
+            elements: per-row reductions and shape queries, see primitives/shaped.py;
+            ``torch`` takes ``lane_dims`` as for reductions).
         torch: safe tensor semantics; accepts tensors or Python floats in any argument
             (at least one is a tensor when the engine calls it).
         scalar: the same semantics on Python floats (returns float; never raises).
         sympy: symbolic form. Elementwise: takes sympy expressions. Reduction: takes lists
             of sympy expressions (the tensor's elements) and returns one expression.
+            Shaped: takes ``sympy.Array``s (elements with their shape).
         codegen: Python/torch expression template for generated code, with ``{0}``,
             ``{1}``... for the arguments (tensors); ``torch`` and the safe helpers
             ``_div``, ``_rsqrt``, ``_log`` (written into every generated file by
@@ -56,7 +59,8 @@ class Primitive:
     tags: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("elementwise", "reduction"):
-            raise ValueError(f"primitive {self.name!r}: kind must be elementwise or reduction")
+        if self.kind not in ("elementwise", "reduction", "shaped"):
+            raise ValueError(f"primitive {self.name!r}: kind must be elementwise, reduction "
+                             "or shaped")
         if self.arity < 1:
             raise ValueError(f"primitive {self.name!r}: arity must be >= 1")
