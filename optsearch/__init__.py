@@ -22,7 +22,9 @@ __version__ = "0.1.0"
 
 
 def resolve(program_or_name: "Program | str") -> Program:
-    """A Program from a Program, a known rule's name, program text, or a .opt file path."""
+    """A Program from a Program, a known rule's name, program text, a .opt file path, or
+    ``RUN:ID`` / ``RUN:best`` (a program of a search run; runs are looked up under
+    ``$OPTSEARCH_RUNS_DIR``, default ``runs``, unless RUN is a path to a run folder)."""
     if isinstance(program_or_name, Program):
         return program_or_name
     if not isinstance(program_or_name, str):
@@ -30,12 +32,27 @@ def resolve(program_or_name: "Program | str") -> Program:
     text = program_or_name
     if text.lstrip().startswith("def "):
         return parse(text)
+    if not text.endswith(".opt"):
+        from optsearch.store.runs import split_ref
+
+        ref = split_ref(text)
+        if ref is not None:
+            return _run_program(*ref)
     if text.endswith(".opt") or "/" in text:
         programs = parse_file(Path(text))
         if len(programs) != 1:
             raise ParseError(f"{text} holds {len(programs)} programs; name one", filename=text)
         return programs[0]
     return known(text)
+
+
+def _run_program(run: str, ident: str) -> Program:
+    import os
+
+    from optsearch.store.runs import RunStore, lookup_program
+
+    with RunStore.open(run, os.environ.get("OPTSEARCH_RUNS_DIR", "runs")) as store:
+        return parse(lookup_program(store, ident).text, filename=f"{store.run_id}:{ident}")
 
 
 def optimizer(program_or_name: "Program | str", params: Iterable, lr: float = 1e-3,
@@ -53,8 +70,27 @@ def compile(program_or_name: "Program | str", class_name: str | None = None):
     return compile_program(resolve(program_or_name), class_name)
 
 
+# simplify / equivalent / recognize / fingerprint import sympy, so they load on first use
+# (PEP 562). ``optsearch.simplify`` is the sub-package, callable as simplify(program).
+_LAZY = {"simplify": ("optsearch.simplify", None),
+         "equivalent": ("optsearch.simplify", "equivalent"),
+         "recognize": ("optsearch.simplify", "recognize"),
+         "fingerprint": ("optsearch.fingerprint", "fingerprint")}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'optsearch' has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LAZY[name]
+    mod = importlib.import_module(module)
+    return mod if attr is None else getattr(mod, attr)
+
+
 __all__ = [
     "Assign", "Call", "Const", "ConfigError", "Expr", "OptsearchError", "ParseError", "Program",
     "StoreError", "Var", "__version__", "compile", "known", "known_names", "optimizer", "parse",
     "parse_all", "parse_file", "resolve",
+    "simplify", "equivalent", "recognize", "fingerprint",
 ]

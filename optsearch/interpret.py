@@ -37,7 +37,10 @@ def eval_expr(expr: Expr, env: Mapping[str, Value], lane_dims: int = 0) -> Value
     if not any(isinstance(a, Tensor) for a in args):
         return prim.scalar(*args)
     if prim.kind != "elementwise":  # reductions and shaped primitives see the lanes
-        tensor_args = [a if isinstance(a, Tensor) else torch.as_tensor(a) for a in args]
+        ref = next(a for a in args if isinstance(a, Tensor))  # floats take its dtype and device
+        tensor_args = [a if isinstance(a, Tensor) else torch.as_tensor(a, dtype=ref.dtype,
+                                                                        device=ref.device)
+                       for a in args]
         return prim.torch(*tensor_args, lane_dims=lane_dims)
     return prim.torch(*args)
 

@@ -1,0 +1,264 @@
+"""GPU path: interpreter-kernel update inside a compiled, CUDA-graphed training step.
+
+:class:`KernelUpdate` holds every lane's program as tensors (instructions, scalar columns)
+and applies one step with ``1 + max reductions`` launches of the interpreter kernel.
+:func:`run_graphed` trains all lanes: the forward/backward is ``torch.compile``d, the whole
+step (batch gather, forward, backward, update, divergence bookkeeping) is captured once in
+a CUDA graph and replayed; the step counter lives on the device, so nothing syncs with
+the host except at hurdles.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from optsearch.evaluate.encode import N_REG, Encoded, EncodeError
+from optsearch.evaluate.gpu_encode import OP_RED, OP_ROWDOT, OP_SEGC, GpuProgram, lower
+from optsearch.evaluate.gpu_kernel import LANE_INFO, load_kernel, pack
+from optsearch.evaluate.scalars import column_table, column_values
+from optsearch.program import Const
+from optsearch.evaluate.lanes import Lanes
+from proxy_tasks.base import Layout
+
+SEG_BLOCK, SEG_WARPS = 512, 4      # lanes whose programs need per-tensor information
+FLAT_BLOCK, FLAT_WARPS = 2048, 8   # elementwise-only lanes: blocks over the whole row
+RPB = 32           # rows per block at most (rowdot sums rows inside a block)
+ROW_ALIGN = 16     # row stride multiple (aligned, vectorisable loads)
+FINAL_PASS = 1 << 20
+SEGMENT_OPS = frozenset((OP_RED, OP_ROWDOT, OP_SEGC))
+
+
+def block_table(layout: Layout) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, int]:
+    """Blocks that never straddle tensors and hold whole rows; per-segment info."""
+    starts, counts, segs, segi, segf = [], [], [], [], []
+    maxb = 1
+    for si, s in enumerate(layout.segments):
+        rows = s.shape[0] if s.shape else 1
+        cols = s.numel // max(rows, 1)
+        if cols > SEG_BLOCK:
+            raise ValueError(f"parameter {s.name!r} has rows of {cols} > {SEG_BLOCK} elements")
+        per = SEG_BLOCK if cols == 1 else min(SEG_BLOCK // cols, RPB) * cols
+        first = len(starts)
+        for lo in range(0, s.numel, per):
+            starts.append(s.offset + lo)
+            counts.append(min(per, s.numel - lo))
+            segs.append(si)
+        nb = len(starts) - first
+        maxb = max(maxb, nb)
+        segi.append([first, nb, cols, 0])
+        segf.append([float(s.numel), float(rows), float(cols), float(len(s.shape))])
+    i32 = torch.int32
+    return (torch.tensor(starts, dtype=i32), torch.tensor(counts, dtype=i32),
+            torch.tensor(segs, dtype=i32), torch.tensor(segi, dtype=i32),
+            torch.tensor(segf, dtype=torch.float32), triton_pow2(maxb))
+
+
+def triton_pow2(n: int) -> int:
+    p = 1
+    while p < n:
+        p *= 2
+    return p
+
+
+class KernelUpdate:
+    """One update step for all lanes with the interpreter kernel (see module docstring).
+
+    Raises EncodeError listing programs the kernel cannot run (the caller falls back).
+    """
+
+    def __init__(self, encoded: Sequence[Encoded], lanes: Lanes, layout: Layout, steps: int,
+                 device: torch.device) -> None:
+        progs: list[GpuProgram] = []
+        bad = []
+        for i, e in enumerate(encoded):
+            try:
+                progs.append(lower(e))
+            except EncodeError as exc:
+                bad.append(f"#{i}: {exc}")
+        if bad:
+            raise EncodeError("; ".join(bad))
+        S, N, M = lanes.S, lanes.n_programs, lanes.M
+        self.L = L = lanes.count
+        self.ns = max(1, max(p.n_state for p in progs))
+        ni = max(1, max(len(p.rows) for p in progs))
+        self.nred = max(len(p.red_pos) for p in progs)
+        nr = max(1, self.nred)
+        ncol = max(1, max(p.n_columns for p in progs))
+        if ncol + N_REG > 255:
+            raise EncodeError(f"a program needs {ncol} scalar columns; the kernel allows {255 - N_REG}")
+        instr = np.zeros((N, ni), dtype=np.int64)
+        lanei = np.zeros((N, LANE_INFO + self.ns), dtype=np.int32)
+        redpos = np.full((N, nr), -1, dtype=np.int32)
+        segmented = np.zeros(N, dtype=bool)
+        for n, p in enumerate(progs):
+            if p.rows:
+                instr[n, :len(p.rows)] = [pack(r) for r in p.rows]
+            lanei[n, :LANE_INFO] = (len(p.rows), len(p.red_pos), p.update, p.n_state)
+            lanei[n, LANE_INFO:LANE_INFO + p.n_state] = p.state_out
+            redpos[n, :len(p.red_pos)] = p.red_pos
+            segmented[n] = any(r[0] in SEGMENT_OPS for r in p.rows)
+        scal = scalar_table(encoded, lanes.lrs, steps, ncol)             # [N, M, T, C]
+        prog_of_lane = np.arange(N).reshape(1, N, 1).repeat(S, 0).repeat(M, 2).reshape(-1)
+        mult_of_lane = np.arange(M).reshape(1, 1, M).repeat(S, 0).repeat(N, 1).reshape(-1)
+        dev = device
+        self.instr = torch.from_numpy(instr[prog_of_lane]).to(dev)
+        self.lanei = torch.from_numpy(lanei[prog_of_lane]).to(dev)
+        self.redpos = torch.from_numpy(redpos[prog_of_lane]).to(dev)
+        self.scal = torch.from_numpy(scal[prog_of_lane, mult_of_lane]).to(dev)
+        seg_lane = segmented[prog_of_lane]
+        self.seg_lanes = torch.from_numpy(np.nonzero(seg_lane)[0].astype(np.int32)).to(dev)
+        self.flat_lanes = torch.from_numpy(np.nonzero(~seg_lane)[0].astype(np.int32)).to(dev)
+        self.ni, self.ncol, self.steps = ni, ncol, steps
+        bstart, bcount, bseg, segi, segf, self.maxb = block_table(layout)
+        self.bstart, self.bcount, self.bseg = bstart.to(dev), bcount.to(dev), bseg.to(dev)
+        self.segi, self.segf = segi.to(dev), segf.to(dev)
+        self.nblk = int(bstart.numel())
+        self.numel = layout.size
+        self.p_row = row_stride(layout)
+        self.nblk_flat = -(-layout.size // FLAT_BLOCK)
+        self.state = torch.zeros(L, self.ns, self.p_row, device=dev)
+        self.part = torch.zeros(L, nr, self.nblk, device=dev)
+        self.bad = torch.zeros(L, dtype=torch.int32, device=dev)
+        self.kernel = load_kernel()
+
+    def __call__(self, flat: Tensor, grad: Tensor, t_dev: Tensor, active: Tensor) -> Tensor:
+        """Update ``flat`` in place at step ``t_dev`` (0-based, device); returns bad lanes."""
+        self.bad.zero_()
+        common = (self.state, self.part, self.scal, self.instr, self.lanei, self.redpos, active,
+                  self.bad)
+        tail = (self.p_row, self.numel, self.steps, self.ncol, self.ni, max(1, self.nred))
+        if self.flat_lanes.numel():
+            self.kernel[(self.flat_lanes.numel(), self.nblk_flat)](
+                flat, grad, *common, self.flat_lanes, self.bstart, self.bcount, self.bseg,
+                self.segi, self.segf, t_dev, FINAL_PASS, *tail, self.nblk_flat, FINAL=True,
+                SEGMENTED=False, NS=self.ns, BLOCK=FLAT_BLOCK, MAXB=self.maxb, RPB=RPB,
+                num_warps=FLAT_WARPS)
+        if self.seg_lanes.numel():
+            grid = (self.seg_lanes.numel(), self.nblk)
+            for p in list(range(self.nred)) + [FINAL_PASS]:
+                self.kernel[grid](
+                    flat, grad, *common, self.seg_lanes, self.bstart, self.bcount, self.bseg,
+                    self.segi, self.segf, t_dev, p, *tail, self.nblk, FINAL=p == FINAL_PASS,
+                    SEGMENTED=True, NS=self.ns, BLOCK=SEG_BLOCK, MAXB=self.maxb, RPB=RPB,
+                    num_warps=SEG_WARPS)
+        return self.bad
+
+
+def row_stride(layout: Layout) -> int:
+    return -(-layout.size // ROW_ALIGN) * ROW_ALIGN
+
+
+def scalar_table(encoded: Sequence[Encoded], lrs: Sequence[float], steps: int,
+                 ncol: int) -> np.ndarray:
+    """float32 ``[N, M, steps, ncol]`` scalar columns; constant columns skip evaluation."""
+    out = np.zeros((len(encoded), len(lrs), steps, ncol), dtype=np.float32)
+    const_n, const_c, const_v = [], [], []
+    for n, e in enumerate(encoded):
+        for c, expr in enumerate(e.columns):
+            if isinstance(expr, Const):
+                const_n.append(n)
+                const_c.append(c)
+                const_v.append(expr.value)
+            else:
+                out[n, :, :, c] = column_values(expr, lrs, steps).numpy()
+    if const_n:
+        out[np.array(const_n), :, :, np.array(const_c)] = \
+            np.array(const_v, dtype=np.float64).astype(np.float32)[:, None, None]
+    return out
+
+
+UpdateFn = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+
+
+def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int, hurdles: Sequence[tuple[int, float]], record_curves: bool,
+                device: torch.device, dtype: torch.dtype, *, update: UpdateFn | None = None,
+                compile: bool = True, graph: bool = True, warmup: int = 3):
+    """Train all lanes on the GPU (see module docstring); returns train.LaneResults.
+
+    ``update(flat, grad, t_dev, active_i32) -> bad_i32`` replaces the interpreter kernel
+    (the benchmark's same-rule ceiling). Programs the kernel can't run fall back to the
+    eager path (no CUDA graph then).
+    """
+    from optsearch.evaluate.train import _results, _run_eager, initial_flat, val_losses
+
+    if dtype != torch.float32:
+        raise ValueError("the GPU kernel path runs float32 only")
+    if update is None:
+        try:
+            update = KernelUpdate(encoded, lanes, task.layout(1), steps, device)
+        except EncodeError:
+            tables = [column_table(e, lanes.lrs, steps) for e in encoded]
+            return _run_eager(task, lanes, list(encoded), tables, steps, hurdles,
+                              record_curves, device, dtype)
+    L = lanes.count
+    layout = task.layout(1)
+    data = task.data(device)
+    flat = initial_flat(task, lanes, 1, device, dtype, row_stride(layout)).requires_grad_(True)
+    idx = torch.stack([task.batch_indices(s, steps) for s in lanes.seeds]).to(device)
+    t_dev = torch.zeros((), dtype=torch.int64, device=device)
+    active = torch.ones(L, dtype=torch.int32, device=device)
+    diverged = torch.zeros(L, dtype=torch.int64, device=device)
+    curves = torch.zeros(L, steps, dtype=dtype, device=device) if record_curves else None
+
+    def lane_loss(p: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return task.loss(layout.views(p), x, y)
+
+    if compile:
+        # one compiled graph per (task, lane count): allow many before dynamo gives up
+        cfg = torch._dynamo.config
+        cfg.cache_size_limit = max(cfg.cache_size_limit, 64)
+        loss_fn = torch.compile(lane_loss, dynamic=False)
+    else:
+        loss_fn = lane_loss
+
+    def step() -> None:
+        ids = idx.index_select(1, t_dev.view(1)).squeeze(1)
+        x, y = task.batch(data, ids)
+        loss = loss_fn(flat, x, y)
+        (grad,) = torch.autograd.grad(loss.sum(), flat)
+        with torch.no_grad():
+            bad = update(flat.detach(), grad, t_dev, active).bool()
+            bad |= ~torch.isfinite(loss)
+            bad &= active.bool()
+            diverged.copy_(torch.where(bad, t_dev + 1, diverged))
+            active.mul_((~bad).to(torch.int32))
+            if curves is not None:
+                curves.index_copy_(1, t_dev.view(1), loss.detach().view(L, 1))
+            t_dev.add_(1)
+
+    hurdle_at = dict(hurdles)
+    stopped = torch.zeros(L, dtype=torch.int64, device=device)
+    final = torch.full((L,), float("nan"), dtype=torch.float64, device=device)
+    hurdle_loss: dict[int, Tensor] = {}
+    replay: Callable[[], None] = step
+    done = 0
+    while done < steps:
+        if graph and replay is step and done >= min(warmup, steps):
+            replay = _capture(step)
+        replay()
+        done += 1
+        if done in hurdle_at:
+            vl = val_losses(task, layout, flat.detach(), data)
+            act = active.bool()
+            hurdle_loss[done] = torch.where(act, vl.double(), float("nan"))
+            stop = act & ~(vl <= hurdle_at[done])
+            final[stop] = vl[stop].double()
+            stopped[stop] = done
+            active.mul_((~stop).to(torch.int32))
+    vl = val_losses(task, layout, flat.detach(), data).double()
+    act = active.bool()
+    final[act] = vl[act]
+    return _results(lanes, final, diverged, stopped, curves, hurdle_loss)
+
+
+def _capture(step: Callable[[], None]) -> Callable[[], None]:
+    """Capture one training step in a CUDA graph (after eager warm-up steps)."""
+    g = torch.cuda.CUDAGraph()
+    torch.cuda.synchronize()
+    with torch.cuda.graph(g):
+        step()
+    return g.replay

@@ -1,0 +1,168 @@
+"""The batched training loop: every lane trains its own model with its own program.
+
+:func:`evaluate` is the low-level entry: programs x seeds x lr multipliers -> final
+validation loss per lane (plus divergence/hurdle records and optional loss curves).
+Diverged lanes (non-finite loss, parameter or state) are frozen and reported; they never
+stop the batch. Hurdles stop lanes whose validation loss at a given step is above a
+threshold (the caller derives thresholds from the tuned-AdamW baseline, so a program's
+score never depends on the other programs in its batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from optsearch.evaluate.eager import EagerUpdate
+from optsearch.evaluate.encode import Encoded, encode
+from optsearch.evaluate.lanes import Lanes, make_lanes
+from optsearch.evaluate.scalars import column_table
+from optsearch.program import Program
+from proxy_tasks.base import Layout, Task
+
+
+@dataclass
+class LaneResults:
+    """Per-lane outcome, indexed ``[program, seed, multiplier]`` (CPU tensors).
+
+    Attributes:
+        final_loss: validation loss at the end, or at the hurdle that stopped the lane
+            (float64; NaN for diverged lanes).
+        diverged_step: 1-based step at which the lane went non-finite, 0 if never.
+        stopped_step: step of the hurdle that stopped the lane, 0 if none.
+        curves: training loss per step ``[N, S, M, T]`` when asked for, else None.
+        hurdle_loss: validation loss at each hurdle step (NaN for lanes already out).
+    """
+
+    lanes: Lanes
+    final_loss: Tensor
+    diverged_step: Tensor
+    stopped_step: Tensor
+    curves: Tensor | None
+    hurdle_loss: dict[int, Tensor]
+
+
+def encode_all(programs: Sequence[Program]) -> list[Encoded]:
+    cache: dict[Program, Encoded] = {}
+    out = []
+    for p in programs:
+        if p not in cache:
+            cache[p] = encode(p)
+        out.append(cache[p])
+    return out
+
+
+def val_losses(task: Task, layout: Layout, flat: Tensor, data) -> Tensor:
+    """Validation loss of every lane, in chunks of ``task.val_chunk`` lanes."""
+    out = []
+    with torch.no_grad():
+        for lo in range(0, flat.shape[0], task.val_chunk):
+            out.append(task.val_loss(layout.views(flat[lo:lo + task.val_chunk]), data))
+    return torch.cat(out)
+
+
+def initial_flat(task: Task, lanes: Lanes, align: int, device, dtype, stride: int = 0) -> Tensor:
+    """``[L, max(size, stride)]``: every lane's initial row (zero beyond the layout)."""
+    rows = torch.stack([task.init_row(s, align) for s in lanes.seeds]).to(dtype)
+    if stride > rows.shape[1]:
+        rows = torch.nn.functional.pad(rows, (0, stride - rows.shape[1]))
+    per = lanes.n_programs * lanes.M
+    flat = rows.unsqueeze(1).expand(lanes.S, per, rows.shape[1]).reshape(lanes.count, -1)
+    return flat.to(device).contiguous()
+
+
+def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,),
+             lr_multipliers: Sequence[float] = (1.0,), *, device: str | torch.device = "cpu",
+             steps: int | None = None, base_lr: float | None = None,
+             hurdles: Sequence[tuple[int, float]] = (), record_curves: bool = False,
+             backend: str = "auto", dtype: torch.dtype = torch.float32) -> LaneResults:
+    """Train every (program, seed, lr multiplier) lane on ``task``; see :class:`LaneResults`.
+
+    Args:
+        steps: training steps (default ``task.steps``).
+        base_lr: lanes train at ``base_lr * multiplier`` (default ``task.lr``).
+        hurdles: ``(step, threshold)`` pairs: after ``step`` steps, lanes whose validation
+            loss exceeds ``threshold`` stop.
+        backend: "eager", "triton" (CUDA only) or "auto" (triton on CUDA when available).
+    """
+    device = torch.device(device)
+    steps = int(steps or task.steps)
+    lanes = make_lanes(len(programs), seeds, lr_multipliers, task.lr if base_lr is None else base_lr)
+    encoded = encode_all(programs)
+    backend = _pick_backend(backend, device)
+    if backend == "triton":
+        from optsearch.evaluate.gpu import run_graphed
+
+        return run_graphed(task, lanes, encoded, steps, hurdles, record_curves, device, dtype)
+    tables = [column_table(e, lanes.lrs, steps) for e in encoded]
+    return _run_eager(task, lanes, encoded, tables, steps, hurdles, record_curves, device, dtype)
+
+
+def _pick_backend(backend: str, device: torch.device) -> str:
+    if backend not in ("auto", "eager", "triton"):
+        raise ValueError(f"backend must be auto, eager or triton, got {backend!r}")
+    if backend == "auto":
+        if device.type != "cuda":
+            return "eager"
+        try:
+            import triton  # noqa: F401
+        except ImportError:
+            return "eager"
+        return "triton"
+    if backend == "triton" and device.type != "cuda":
+        raise ValueError("backend 'triton' needs a CUDA device")
+    return backend
+
+
+def _run_eager(task: Task, lanes: Lanes, encoded: list[Encoded], tables: list[Tensor],
+               steps: int, hurdles: Sequence[tuple[int, float]], record_curves: bool,
+               device: torch.device, dtype: torch.dtype) -> LaneResults:
+    S, N, M, L = lanes.S, lanes.n_programs, lanes.M, lanes.count
+    layout = task.layout(1)
+    data = task.data(device)
+    flat = initial_flat(task, lanes, 1, device, dtype).requires_grad_(True)
+    idx = torch.stack([task.batch_indices(s, steps) for s in lanes.seeds]).to(device)
+    update = EagerUpdate(encoded, tables, layout, S, M, device, dtype)
+    active = torch.ones(S, N, M, dtype=torch.bool, device=device)
+    diverged = torch.zeros(L, dtype=torch.int64, device=device)
+    stopped = torch.zeros(L, dtype=torch.int64, device=device)
+    final = torch.full((L,), float("nan"), dtype=torch.float64, device=device)
+    curves = torch.empty(L, steps, dtype=dtype, device=device) if record_curves else None
+    hurdle_at = dict(hurdles)
+    hurdle_loss: dict[int, Tensor] = {}
+    for step in range(steps):
+        x, y = task.batch(data, idx[:, step])
+        loss = task.loss(layout.views(flat), x, y)
+        (grad,) = torch.autograd.grad(loss.sum(), flat)
+        with torch.no_grad():
+            bad = update(flat.data, grad, step, active)
+            bad |= active & ~torch.isfinite(loss).view(S, N, M)
+            diverged[bad.view(-1)] = step + 1
+            active &= ~bad
+            if curves is not None:
+                curves[:, step] = loss.detach()
+        if step + 1 in hurdle_at:
+            vl = val_losses(task, layout, flat.detach(), data)
+            act = active.view(-1)
+            hurdle_loss[step + 1] = torch.where(act, vl.double(), float("nan"))
+            stop = act & ~(vl <= hurdle_at[step + 1])
+            final[stop] = vl[stop].double()
+            stopped[stop] = step + 1
+            active &= ~stop.view(S, N, M)
+    vl = val_losses(task, layout, flat.detach(), data).double()
+    act = active.view(-1)
+    final[act] = vl[act]
+    return _results(lanes, final, diverged, stopped, curves, hurdle_loss)
+
+
+def _results(lanes: Lanes, final: Tensor, diverged: Tensor, stopped: Tensor,
+             curves: Tensor | None, hurdle_loss: dict[int, Tensor]) -> LaneResults:
+    diverged = diverged.cpu()
+    final = torch.where(diverged > 0, float("nan"), final.cpu())
+    return LaneResults(
+        lanes, lanes.to_psm(final), lanes.to_psm(diverged), lanes.to_psm(stopped.cpu()),
+        lanes.to_psm(curves.cpu()) if curves is not None else None,
+        {k: lanes.to_psm(v.cpu()) for k, v in hurdle_loss.items()})

@@ -1,0 +1,192 @@
+#!/usr/bin/env python
+"""Benchmark the batched evaluator: candidate-trainings per second. Prints one JSON line.
+
+A candidate-training is one lane: one model trained for the task's full step budget by one
+program at one lr multiplier. For each task and each N, N distinct random programs (up to
+``--statements`` statements over the full primitive set) each train at every lr
+multiplier (lanes = N x multipliers), with NaN freezing on, through ``evaluate`` (host
+encoding, tables, warm-up, graph capture and validation included in the time; the first
+call per shape, which compiles, is timed apart as ``compile_s``). Compared with
+(a) the naive loop: one model per candidate, ``optsearch.optimizer(program)``, and
+(b) the ceiling: the same fixed rule (AdamW) in every lane -- on CUDA a torch.compile'd
+fused update inside the same CUDA-graphed step, on CPU one eager group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+import optsearch  # noqa: E402
+from optsearch.evaluate import encode, evaluate, random_program  # noqa: E402
+from optsearch.evaluate.reference import train_alone  # noqa: E402
+from proxy_tasks import make_task  # noqa: E402
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device: str) -> float:
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def fixed_adamw_update(lanes: int, size: int, lrs: torch.Tensor, device: str, compile: bool):
+    """AdamW in every lane, as one fused update over the flat [lanes, size] rows."""
+    m = torch.zeros(lanes, size, device=device)
+    v = torch.zeros(lanes, size, device=device)
+    zeros = torch.zeros(lanes, dtype=torch.int32, device=device)
+    b1, b2, eps, wd = 0.9, 0.999, 1e-8, 0.01
+
+    def adamw(w, g, m, v, t, lr):
+        t1 = (t + 1).to(torch.float32)
+        m.mul_(b1).add_(g * (1 - b1))
+        v.mul_(b2).add_(g * g * (1 - b2))
+        denom = v.sqrt() / torch.sqrt(1 - b2 ** t1) + eps
+        w.sub_(lr * (m / (1 - b1 ** t1) / denom + wd * w))
+
+    fn = torch.compile(adamw, dynamic=False) if compile else adamw
+
+    def update(flat, grad, t_dev, active):
+        fn(flat, grad, m, v, t_dev, lrs)
+        return zeros
+
+    return update
+
+
+def ceiling(task, n_lanes: int, steps: int, device: str, mults) -> float:
+    """Seconds to train n_lanes lanes of AdamW (the same rule everywhere)."""
+    adamw = optsearch.known("adamw")
+    lane_mults = [mults[i % len(mults)] for i in range(n_lanes)]
+    if device == "cpu":
+        return timed(lambda: evaluate([adamw], task, (0,), lane_mults, steps=steps,
+                                      backend="eager"), device)
+    from optsearch.evaluate.gpu import row_stride, run_graphed
+    from optsearch.evaluate.lanes import make_lanes
+
+    lanes = make_lanes(1, (0,), lane_mults, task.lr)
+    lrs = torch.tensor(lanes.lrs, device=device).view(-1, 1)
+    size = row_stride(task.layout(1))
+
+    def go():
+        upd = fixed_adamw_update(n_lanes, size, lrs, device, compile=True)
+        run_graphed(task, lanes, [encode(adamw)], steps, (), False, torch.device(device),
+                    torch.float32, update=upd)
+
+    go()  # compile
+    return timed(go, device)
+
+
+def prepare(programs, task, mults, steps: int, device: str) -> None:
+    """The host-side work of one evaluation: encoding, tables, per-lane program data."""
+    from optsearch.evaluate.lanes import make_lanes
+    from optsearch.evaluate.train import encode_all
+
+    encoded = encode_all(programs)
+    lanes = make_lanes(len(programs), (0,), mults, task.lr)
+    if device == "cuda":
+        from optsearch.evaluate.gpu import KernelUpdate
+
+        KernelUpdate(encoded, lanes, task.layout(1), steps, torch.device(device))
+    else:
+        from optsearch.evaluate.scalars import column_table
+
+        [column_table(e, lanes.lrs, steps) for e in encoded]
+
+
+def naive(task, programs, steps: int, device: str, mults) -> float:
+    """Seconds per candidate-training, one model at a time."""
+    times = []
+    for i, p in enumerate(programs):
+        lr = task.lr * mults[i % len(mults)]
+        times.append(timed(lambda: train_alone(p, task, 0, lr, steps, device), device))
+    return statistics.mean(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where to train (cuda uses the Triton kernel and CUDA graphs)")
+    ap.add_argument("--tasks", default="digits_mlp",
+                    help="comma-separated proxy tasks (e.g. digits_mlp,bytes_lm)")
+    ap.add_argument("--n", default="64,256",
+                    help="comma-separated numbers of distinct programs")
+    ap.add_argument("--mults", default="0.3,1,3",
+                    help="lr multipliers: each program trains once per multiplier")
+    ap.add_argument("--statements", type=int, default=8, help="statements per random program")
+    ap.add_argument("--steps", type=int, default=None, help="steps (default: the task's budget)")
+    ap.add_argument("--naive", type=int, default=4,
+                    help="candidates the naive loop trains (its rate is their mean)")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the same-rule ceiling")
+    ap.add_argument("--seed", type=int, default=0, help="random-program seed")
+    ap.add_argument("--flat-block", type=int, default=None,
+                    help="CUDA tuning: elements per kernel program for elementwise-only lanes")
+    ap.add_argument("--flat-warps", type=int, default=None,
+                    help="CUDA tuning: warps per kernel program for elementwise-only lanes")
+    args = ap.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: no CUDA device here")
+    mults = tuple(float(m) for m in args.mults.split(","))
+    if args.device == "cuda":
+        from optsearch.evaluate import gpu
+
+        gpu.FLAT_BLOCK = args.flat_block or gpu.FLAT_BLOCK
+        gpu.FLAT_WARPS = args.flat_warps or gpu.FLAT_WARPS
+    out: dict = {"bench": "eval", "device": args.device,
+                 "flat_block": args.flat_block, "flat_warps": args.flat_warps,
+                 "card": torch.cuda.get_device_name() if args.device == "cuda" else platform.processor(),
+                 "torch": torch.__version__, "threads": torch.get_num_threads(),
+                 "mults": mults, "statements": args.statements, "results": []}
+    for name in args.tasks.split(","):
+        task = make_task(name)
+        steps = args.steps or task.steps
+        rng = random.Random(args.seed)
+        pool = [random_program(rng, args.statements, name=f"r{i}")
+                for i in range(max(int(n) for n in args.n.split(",")))]
+        live = [len(encode(p).instrs) for p in pool]
+        t_naive = naive(task, pool[:args.naive], steps, args.device, mults) if args.naive else None
+        for n in (int(x) for x in args.n.split(",")):
+            programs = pool[:n]
+            lanes = n * len(mults)
+
+            def run():
+                return evaluate(programs, task, (0,), mults, steps=steps, device=args.device)
+
+            first = timed(run, args.device)
+            t = timed(run, args.device)
+            prep = timed(lambda: prepare(programs, task, mults, steps, args.device), args.device)
+            row = {"task": name, "steps": steps, "batch": task.batch_size, "programs": n,
+                   "lanes": lanes, "seconds": round(t, 3), "compile_s": round(first - t, 2),
+                   "trainings_per_s": round(lanes / t, 1), "host_prep_s": round(prep, 3),
+                   "trainings_per_s_excl_prep": round(lanes / max(t - prep, 1e-9), 1),
+                   "mean_live_instructions": round(statistics.mean(live[:n]), 2)}
+            if t_naive:
+                row["naive_trainings_per_s"] = round(1 / t_naive, 3)
+                row["speedup_vs_naive"] = round(t_naive * lanes / t, 1)
+            if not args.no_ceiling:
+                tc = ceiling(task, lanes, steps, args.device, mults)
+                row["ceiling_trainings_per_s"] = round(lanes / tc, 1)
+                row["fraction_of_ceiling"] = round(tc / t, 3)
+            out["results"].append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""Discovery run: from plain SGD to a rule that beats tuned AdamW on a task it never saw.
+
+Two steps, each safe to repeat (the run store makes the search resumable):
+
+    # search for up to N minutes more (creates the run, or resumes it where it stopped)
+    python scripts/discover.py search --run discovery --minutes 8.5 --config scripts/discovery.toml
+
+    # simplify the hall of fame, score it on held-out tasks against tuned AdamW, write
+    # docs/discovery.md and its figures
+    python scripts/discover.py report --run discovery --heldout mnist1d_mlp,teacher_student
+
+On a device with a per-command time limit, run ``search`` in several calls, carrying the
+runs folder from one call to the next: each call resumes the last and demonstrates resume.
+Prints one JSON line per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def cmd_search(args: argparse.Namespace) -> dict:
+    from optsearch.search import RunConfig, Search, load_toml
+    from optsearch.search.display import SearchDisplay
+    from optsearch.store import RunStore
+
+    path = Path(args.runs_dir) / args.run
+    if (path / "run.sqlite").exists():
+        with RunStore.open(args.run, args.runs_dir) as store:
+            spent = store.elapsed()
+        budget = spent + args.minutes * 60
+        search = Search.resume(args.run, args.runs_dir,
+                               {"search": {"time_budget": budget, "generations": 0}})
+        action = "resumed"
+    else:
+        cfg = RunConfig.from_dict(load_toml(args.config), where=args.config)
+        cfg = cfg.replace(runs_dir=args.runs_dir, search={"time_budget": args.minutes * 60,
+                                                         "generations": 0})
+        search = Search.create(cfg, args.run)
+        action = "created"
+    start_gen, start_trained = search.generation, search.totals.trained
+    t0 = time.perf_counter()
+    try:
+        with SearchDisplay(f" (budget {search.config.search.time_budget:.0f} s)",
+                           quiet=False) as display:
+            search.run(display)
+        summary = search.summary(3)
+    finally:
+        search.close()
+    return {"step": "search", "run": args.run, "action": action,
+            "generations": [start_gen, summary["generations"]],
+            "trained": [start_trained, summary["trained"]],
+            "seconds": round(time.perf_counter() - t0, 1), "hit_rate": round(summary["hit_rate"], 4),
+            "best": summary["best"][0][1] if summary["best"] else None,
+            "hall_of_fame": [[pid, round(f, 4)] for pid, f, _ in summary["hall_of_fame"]]}
+
+
+def uses_sign_or_second_moment(program) -> list[str]:
+    """What in ``program`` is sign-based or a second-moment normalisation (may be empty).
+
+    Second moment: a state variable updated from ``g*g`` / ``square(g)`` / ``abs(g)`` that
+    reaches the update through ``sqrt`` / ``rsqrt`` / ``pow`` / a division.
+    """
+    from optsearch.analysis import state_vars
+    from optsearch.program import Call, Var, walk
+
+    found = []
+    exprs = [s.value for s in program.body] + [program.ret]
+    ops = {n.op for e in exprs for n in walk(e) if isinstance(n, Call)}
+    if "sign" in ops:
+        found.append("sign")
+
+    def squares_g(e) -> bool:
+        for n in walk(e):
+            if isinstance(n, Call) and ((n.op == "square" and n.args[0] == Var("g"))
+                                        or (n.op == "mul" and n.args == (Var("g"), Var("g")))
+                                        or (n.op == "abs" and n.args[0] == Var("g"))):
+                return True
+        return False
+
+    moments = {s.target for s in program.body
+               if s.target in state_vars(program) and squares_g(s.value)}
+    for e in exprs:
+        for n in walk(e):
+            if isinstance(n, Call) and n.op in ("sqrt", "rsqrt", "pow", "div"):
+                reads = {m.name for a in n.args for m in walk(a) if isinstance(m, Var)}
+                if reads & moments:
+                    found.append(f"second-moment normalisation ({', '.join(sorted(reads & moments))})")
+                    return found
+    return found
+
+
+def cmd_report(args: argparse.Namespace) -> dict:
+    from optsearch import known, parse
+    from optsearch.evaluate import EvalConfig, Evaluator
+    from optsearch.printer import to_text
+    from optsearch.search.funnel import simplifier
+    from optsearch.store import RunStore
+
+    with RunStore.open(args.run, args.runs_dir) as store:
+        config = store.config()
+        log = store.logbook()
+        hof = store.hall_of_fame()
+        rows = {pid: store.program(pid) for pid, _, _ in hof}
+        if not hof:  # fall back to the best by search fitness
+            best = store.programs("cached_from IS NULL", order="fitness DESC, id", limit=args.top)
+            rows = {r.id: r for r in best}
+            hof = [(r.id, float("nan"), None) for r in best]
+    search_tasks = config["eval"]["tasks"] or ["digits_mlp"]
+    heldout = [t for t in args.heldout.split(",") if t and t not in search_tasks]
+    simplify = simplifier()
+    found = []
+    for pid, funnel_fitness, _ in hof[: args.top]:
+        original = parse(rows[pid].text)
+        simple = simplify(original) if simplify is not None else original
+        found.append({"id": pid, "funnel_fitness": funnel_fitness,
+                      "search_fitness": rows[pid].fitness, "text": to_text(original),
+                      "simplified": to_text(simple), "features": uses_sign_or_second_moment(simple),
+                      "program": simple})
+    refs = {name: known(name) for name in ("sgd", "adamw", "lion")}
+    programs = [f["program"] for f in found] + list(refs.values())
+    scores: dict[str, list[float]] = {}
+    t0 = time.perf_counter()
+    for task in heldout:
+        ev = Evaluator(EvalConfig(tasks=(task,), size=args.size, seeds=tuple(range(args.seeds)),
+                                  device=args.device))
+        scores[task] = [s.fitness for s in ev.score(programs)]
+    for i, f in enumerate(found):
+        f["heldout"] = {t: scores[t][i] for t in heldout}
+        f["beats_adamw_on"] = [t for t in heldout if scores[t][i] > 0]
+    ref_scores = {name: {t: scores[t][len(found) + j] for t in heldout}
+                  for j, name in enumerate(refs)}
+    _figures(log, found, ref_scores, heldout, Path(args.figures))
+    _write_doc(args, config, log, found, ref_scores, heldout)
+    return {"step": "report", "run": args.run, "heldout": heldout, "size": args.size,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "programs": [{k: v for k, v in f.items() if k not in ("program", "text")}
+                         for f in found], "references": ref_scores}
+
+
+def _figures(log, found, refs, heldout, prefix: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    gens = [r["gen"] for r in log]
+    ax.plot(gens, [r["best"] for r in log], label="best search fitness")
+    ax.plot(gens, [r["median"] for r in log], label="population median", alpha=0.7)
+    hof = [r["hof"] if r["hof"] is not None else float("nan") for r in log]
+    ax.plot(gens, hof, label="hall of fame best (funnel)")
+    ax.axhline(0.0, color="k", lw=0.8, ls="--")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fitness (log AdamW-loss ratio)")
+    ax.set_ylim(bottom=max(-4.0, min(r["median"] for r in log) - 0.2))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(f"{prefix}_progress.png")
+    plt.close(fig)
+    if not heldout:
+        return
+    names = [f"#{f['id']}" for f in found] + list(refs)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    width = 0.8 / len(heldout)
+    for k, task in enumerate(heldout):
+        vals = [f["heldout"][task] for f in found] + [refs[r][task] for r in refs]
+        ax.bar([i + k * width for i in range(len(names))], vals, width, label=task)
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xticks([i + width * (len(heldout) - 1) / 2 for i in range(len(names))], names)
+    ax.set_ylabel("held-out fitness vs tuned AdamW")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(f"{prefix}_heldout.png")
+    plt.close(fig)
+
+
+def _write_doc(args, config, log, found, refs, heldout) -> None:
+    last = log[-1] if log else {}
+    lines = [f"<!-- written by scripts/discover.py report --run {args.run} -->",
+             "## Result", "",
+             f"Search: warm start `{config['search']['warm_start']}`, tasks "
+             f"{config['eval']['tasks']}, population {config['search']['population']}, "
+             f"{config['search']['children']} children per generation, device "
+             f"{config['eval']['device']}; {last.get('gen')} generations, "
+             f"{last.get('total_programs')} programs, {last.get('total_trained')} trained, "
+             f"cache hit rate {last.get('hit_rate', 0):.1%}.", "",
+             f"Held-out tasks (never used by the search): {', '.join(heldout) or 'none'}; "
+             f"size {args.size}, seeds 0..{args.seeds - 1}. Fitness is log(tuned-AdamW loss / "
+             "loss): > 0 beats tuned AdamW.", "",
+             "| program | search | funnel | " + " | ".join(heldout) + " | sign / 2nd moment |",
+             "| --- | ---: | ---: | " + " | ".join("---:" for _ in heldout) + " | --- |"]
+    for f in found:
+        lines.append(f"| {args.run}:{f['id']} | {f['search_fitness']:+.4f} | "
+                     f"{f['funnel_fitness']:+.4f} | "
+                     + " | ".join(f"{f['heldout'][t]:+.4f}" for t in heldout)
+                     + f" | {', '.join(f['features']) or '-'} |")
+    for name, s in refs.items():
+        lines.append(f"| {name} (reference) | | | " + " | ".join(f"{s[t]:+.4f}" for t in heldout)
+                     + " | |")
+    lines += ["", "Programs as found, and simplified:", ""]
+    for f in found:
+        lines += [f"### {args.run}:{f['id']}", "", "```python", f["text"].rstrip(), "```", "",
+                  "simplified:", "", "```python", f["simplified"].rstrip(), "```", ""]
+    Path(args.result).write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="step", required=True)
+    s = sub.add_parser("search", help="create or resume the discovery run for some minutes")
+    s.add_argument("--run", default="discovery", help="run id")
+    s.add_argument("--runs-dir", default="runs", help="runs folder")
+    s.add_argument("--config", default="scripts/discovery.toml", help="run config (new runs)")
+    s.add_argument("--minutes", type=float, default=8.5, help="search minutes in this call")
+    r = sub.add_parser("report", help="held-out evaluation, docs/discovery.md figures")
+    r.add_argument("--run", default="discovery", help="run id")
+    r.add_argument("--runs-dir", default="runs", help="runs folder")
+    r.add_argument("--heldout", default="mnist1d_mlp,teacher_student",
+                   help="comma-separated tasks for the held-out test (search tasks are skipped)")
+    r.add_argument("--size", default="small", help="task size for the held-out test")
+    r.add_argument("--seeds", type=int, default=3, help="training seeds for the held-out test")
+    r.add_argument("--device", default="cuda", help="torch device")
+    r.add_argument("--top", type=int, default=5, help="hall-of-fame programs to test")
+    r.add_argument("--figures", default="docs/discovery", help="figure path prefix")
+    r.add_argument("--result", default="docs/discovery_result.md", help="Markdown result file")
+    args = p.parse_args(argv)
+    out = cmd_search(args) if args.step == "search" else cmd_report(args)
+    print(json.dumps(out, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The GPU path (interpreter kernel in a compiled, CUDA-graphed step) against the oracle."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+import optsearch
+from optsearch.evaluate import evaluate, random_program
+from optsearch.parse import parse
+from proxy_tasks import make_task
+from tests.evaluate.test_lanes_match_reference import check_lanes
+
+pytestmark = pytest.mark.cuda
+
+BOOM = parse("def boom(w, g, lr):\n    m = m * m + g + 1.0\n    return lr * m\n")
+
+
+def _programs(n: int, seed: int = 7):
+    rng = random.Random(seed)
+    return ([optsearch.known(k) for k in ("adamw", "lion", "lamb", "adamp")] + [BOOM]
+            + [random_program(rng, rng.randint(1, 8)) for _ in range(n)])
+
+
+def test_kernel_lanes_match_training_alone():
+    check_lanes(_programs(10), make_task("digits_mlp"), device="cuda", backend="triton")
+
+
+def test_gpu_matches_cpu_eager():
+    task, progs = make_task("digits_mlp"), _programs(16, seed=3)
+    a = evaluate(progs, task, (0, 1), (0.3, 3.0), steps=30, device="cuda", backend="triton")
+    b = evaluate(progs, task, (0, 1), (0.3, 3.0), steps=30, device="cpu", backend="eager")
+    assert torch.equal(a.diverged_step, b.diverged_step)
+    ok = a.diverged_step == 0
+    torch.testing.assert_close(a.final_loss[ok], b.final_loss[ok], rtol=1e-3, atol=1e-5)
+
+
+def test_gpu_deterministic():
+    task, progs = make_task("digits_mlp"), _programs(16, seed=5)
+    a = evaluate(progs, task, (0,), (1.0,), steps=30, device="cuda", record_curves=True)
+    b = evaluate(progs, task, (0,), (1.0,), steps=30, device="cuda", record_curves=True)
+    assert torch.equal(a.curves.nan_to_num(), b.curves.nan_to_num())
+    assert torch.equal(a.final_loss.nan_to_num(), b.final_loss.nan_to_num())
