@@ -35,11 +35,14 @@ class Primitive:
             of sympy expressions (the tensor's elements) and returns one expression.
             Shaped: takes ``sympy.Array``s (elements with their shape).
         codegen: Python/torch expression template for generated code, with ``{0}``,
-            ``{1}``... for the arguments (tensors); ``torch`` and the safe helpers
-            ``_div``, ``_rsqrt``, ``_log`` (written into every generated file by
-            compile/) are in scope.
-        triton: Triton expression template for fused kernels (elementwise only; empty for
-            reductions, which fused kernels compute in a separate pass).
+            ``{1}``... for the arguments (tensors, or Python floats where another argument
+            is a tensor); ``torch`` and the helpers of compile/runtime.py (``_div``,
+            ``_rsqrt``, ``_log``, ``_clip``, ``_maximum``, ``_norm``... written into every
+            generated file) are in scope.
+        triton: Triton expression template for fused kernels. Reductions and shaped
+            primitives write ``_sum(x)``, ``_max(x)`` or ``_rowsum(x)`` for a sum or max of
+            ``x`` that an earlier pass accumulates, and ``_numel``, ``_rowsize``, ``_ndim``
+            for per-tensor facts (compile/triton_gen.py).
         doc: one line, including the safe-form convention when there is one.
         infix: operator symbol when the printer writes it as an operator (``+``...).
         weight: default sampling weight for random program generation.

@@ -9,9 +9,25 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from proxy_tasks.base import Layout, Segment, Task, TaskData, lane_linear
+from proxy_tasks.bytes_lm import BytesLM
 from proxy_tasks.digits import DigitsMLP
+from proxy_tasks.mnist1d import MNIST1DCNN, MNIST1DMLP
+from proxy_tasks.modular import ModularAddition
+from proxy_tasks.module_task import ModuleTask
+from proxy_tasks.quadratic import NoisyQuadratic, RescaledQuadratic
+from proxy_tasks.teacher_student import TeacherStudent
 
-TASKS = MappingProxyType({cls.name: cls for cls in (DigitsMLP,)})
+_TASKS: dict = {cls.name: cls for cls in (DigitsMLP, MNIST1DMLP, MNIST1DCNN, BytesLM,
+                                          ModularAddition, TeacherStudent, NoisyQuadratic,
+                                          RescaledQuadratic)}
+TASKS = MappingProxyType(_TASKS)
+
+
+def register_task(name: str, factory) -> None:
+    """Add a task: ``factory(size, **variant) -> Task`` (e.g. a :class:`ModuleTask` maker)."""
+    if name in _TASKS:
+        raise ValueError(f"task {name!r} is already registered")
+    _TASKS[name] = factory
 
 
 def make_task(name: str, size: str = "small", **variant: object) -> Task:
@@ -25,4 +41,5 @@ def make_task(name: str, size: str = "small", **variant: object) -> Task:
     return TASKS[name](size, **variant)
 
 
-__all__ = ["Layout", "Segment", "TASKS", "Task", "TaskData", "lane_linear", "make_task"]
+__all__ = ["Layout", "ModuleTask", "Segment", "TASKS", "Task", "TaskData", "lane_linear", "make_task",
+           "register_task"]

@@ -134,21 +134,23 @@ def main(argv: list[str] | None = None) -> int:
                     help="candidates the naive loop trains (its rate is their mean)")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the same-rule ceiling")
     ap.add_argument("--seed", type=int, default=0, help="random-program seed")
-    ap.add_argument("--flat-block", type=int, default=None,
-                    help="CUDA tuning: elements per kernel program for elementwise-only lanes")
-    ap.add_argument("--flat-warps", type=int, default=None,
-                    help="CUDA tuning: warps per kernel program for elementwise-only lanes")
+    ap.add_argument("--flat-block", default="",
+                    help="CUDA tuning: comma-separated elements per kernel program for "
+                         "elementwise-only lanes (one row per value; default: the module's)")
+    ap.add_argument("--flat-warps", default="",
+                    help="CUDA tuning: warps per kernel program, one per --flat-block value")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda: no CUDA device here")
     mults = tuple(float(m) for m in args.mults.split(","))
-    if args.device == "cuda":
-        from optsearch.evaluate import gpu
-
-        gpu.FLAT_BLOCK = args.flat_block or gpu.FLAT_BLOCK
-        gpu.FLAT_WARPS = args.flat_warps or gpu.FLAT_WARPS
+    configs: list[tuple[int, int] | None] = [None]
+    if args.flat_block:
+        blocks = [int(b) for b in args.flat_block.split(",")]
+        warps = [int(w) for w in args.flat_warps.split(",")] if args.flat_warps else [8] * len(blocks)
+        if len(warps) != len(blocks):
+            ap.error("--flat-warps needs one value per --flat-block value")
+        configs = list(zip(blocks, warps))
     out: dict = {"bench": "eval", "device": args.device,
-                 "flat_block": args.flat_block, "flat_warps": args.flat_warps,
                  "card": torch.cuda.get_device_name() if args.device == "cuda" else platform.processor(),
                  "torch": torch.__version__, "threads": torch.get_num_threads(),
                  "mults": mults, "statements": args.statements, "results": []}
@@ -167,25 +169,38 @@ def main(argv: list[str] | None = None) -> int:
             def run():
                 return evaluate(programs, task, (0,), mults, steps=steps, device=args.device)
 
-            first = timed(run, args.device)
-            t = timed(run, args.device)
-            prep = timed(lambda: prepare(programs, task, mults, steps, args.device), args.device)
-            row = {"task": name, "steps": steps, "batch": task.batch_size, "programs": n,
-                   "lanes": lanes, "seconds": round(t, 3), "compile_s": round(first - t, 2),
-                   "trainings_per_s": round(lanes / t, 1), "host_prep_s": round(prep, 3),
-                   "trainings_per_s_excl_prep": round(lanes / max(t - prep, 1e-9), 1),
-                   "mean_live_instructions": round(statistics.mean(live[:n]), 2)}
-            if t_naive:
-                row["naive_trainings_per_s"] = round(1 / t_naive, 3)
-                row["speedup_vs_naive"] = round(t_naive * lanes / t, 1)
-            if not args.no_ceiling:
-                tc = ceiling(task, lanes, steps, args.device, mults)
-                row["ceiling_trainings_per_s"] = round(lanes / tc, 1)
-                row["fraction_of_ceiling"] = round(tc / t, 3)
-            out["results"].append(row)
-            print(json.dumps(row), file=sys.stderr, flush=True)
+            tc = None
+            for config in configs:
+                if config is not None:
+                    from optsearch.evaluate import gpu
+
+                    gpu.FLAT_BLOCK, gpu.FLAT_WARPS = config
+                first = timed(run, args.device)
+                t = timed(run, args.device)
+                prep = timed(lambda: prepare(programs, task, mults, steps, args.device), args.device)
+                if tc is None and not args.no_ceiling:
+                    tc = ceiling(task, lanes, steps, args.device, mults)
+                row = one_row(name, task, steps, n, lanes, t, first, prep, live, t_naive, tc)
+                row["flat_config"] = config
+                out["results"].append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
     print(json.dumps(out))
     return 0
+
+
+def one_row(name, task, steps, n, lanes, t, first, prep, live, t_naive, tc) -> dict:
+    row = {"task": name, "steps": steps, "batch": task.batch_size, "programs": n,
+           "lanes": lanes, "seconds": round(t, 3), "compile_s": round(first - t, 2),
+           "trainings_per_s": round(lanes / t, 1), "host_prep_s": round(prep, 3),
+           "trainings_per_s_excl_prep": round(lanes / max(t - prep, 1e-9), 1),
+           "mean_live_instructions": round(statistics.mean(live[:n]), 2)}
+    if t_naive:
+        row["naive_trainings_per_s"] = round(1 / t_naive, 3)
+        row["speedup_vs_naive"] = round(t_naive * lanes / t, 1)
+    if tc:
+        row["ceiling_trainings_per_s"] = round(lanes / tc, 1)
+        row["fraction_of_ceiling"] = round(tc / t, 3)
+    return row
 
 
 if __name__ == "__main__":

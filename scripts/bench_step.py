@@ -245,11 +245,12 @@ def compiled_ours(rule: str):
         opt = cls(params, lr=lr, foreach=False)
         states = [opt._state_of(p) for p in params]
         for st in states:
-            st["t"] = 1
+            st["t"] = 0
         eager = cls._eager
 
         @torch.compile(fullgraph=True, dynamic=False)
-        def body(ws, gs, sts, host):
+        def body(ws, gs, sts, hv):
+            host = [hv[i] for i in range(hv.numel())]  # tensors: no recompile as t changes
             for w, g, st in zip(ws, gs, sts):
                 eager(w, g, *st, *host)
 
@@ -257,9 +258,11 @@ def compiled_ours(rule: str):
         grads = [p.grad for p in params]
 
         def step():
-            host = cls._host(lr, float(states[0]["t"]), *cls.hyperparameters.values())
             states[0]["t"] += 1
-            body(params, grads, sts, host)
+            host = cls._host(lr, float(states[0]["t"]), *cls.hyperparameters.values())
+            hv = torch.tensor(host, dtype=torch.float32).to(params[0].device, non_blocking=True)
+            with torch.no_grad():
+                body(params, grads, sts, hv)
         return step
     return make
 
@@ -284,23 +287,29 @@ def run_cuda(args) -> dict:
     for set_name in args.sets:
         shapes = SHAPES[set_name]
         n = sum(torch.Size(s).numel() for s in shapes)
+        runs: dict[str, list[dict]] = {}
+        for rnd in range(args.rounds_cuda):  # interleaved rounds: a busy host hits all alike
+            for rule, program in rules.items():
+                floor_s = floor_bytes(program, 4) * n / bw
+                cls = optsearch.compile(program)
+                todo = [(f"ours fused ({rule})", lambda ps, c=cls: c(ps, lr=1e-3, fused=True))]
+                if set_name in args.compile_sets and rule == "adamw" and not args.ours_only and rnd == 0:
+                    todo.append((f"ours torch.compile ({rule})", lambda ps: compiled_ours(rule)(ps)))
+                for label, factory in ([] if args.ours_only else anchors(rule)):
+                    if factory == "compile":
+                        if set_name not in args.compile_sets or rnd > 0:
+                            continue
+                        factory = compiled_adamw
+                    todo.append((label, lambda ps, f=factory: f(ps, 1e-3)))
+                for label, make in todo:
+                    runs.setdefault(label, []).append(
+                        measure(label, rule, make, shapes, args, floor_s, "cuda"))
         rows = []
-        for rule, program in rules.items():
-            floor_s = floor_bytes(program, 4) * n / bw
-            cls = optsearch.compile(program)
-            rows.append(measure(f"ours fused ({rule})", rule,
-                                lambda ps, c=cls: c(ps, lr=1e-3, fused=True), shapes, args,
-                                floor_s, "cuda"))
-            if set_name in args.compile_sets and rule == "adamw" and not args.ours_only:
-                rows.append(measure(f"ours torch.compile ({rule})", rule,
-                                    lambda ps: compiled_ours(rule)(ps), shapes, args, floor_s, "cuda"))
-            for label, factory in ([] if args.ours_only else anchors(rule)):
-                if factory == "compile":
-                    if set_name not in args.compile_sets:
-                        continue
-                    factory = compiled_adamw
-                rows.append(measure(label, rule, lambda ps, f=factory: f(ps, 1e-3), shapes,
-                                    args, floor_s, "cuda"))
+        for label, got in runs.items():  # each row: its round with the lowest user time
+            ok = [r for r in got if "error" not in r]
+            best = dict(min(ok, key=lambda r: r["user_ms"]) if ok else got[0])
+            best["user_ms_rounds"] = [r.get("user_ms") for r in got]
+            rows.append(best)
         out["sets"][set_name] = {"tensors": len(shapes), "params": n, "rows": rows}
     return out
 
@@ -334,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=10, help="untimed steps after the first")
     p.add_argument("--iters", type=int, default=50, help="timed steps (median reported)")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (cpu)")
+    p.add_argument("--rounds-cuda", type=int, default=2,
+                   help="interleaved rounds (cuda); each row reports its best round")
     p.add_argument("--seed", type=int, default=0, help="seed of the random program")
     p.add_argument("--compile-sets", nargs="*", default=["a", "gpt2"],
                    help="shape sets with the torch.compile rows (each compiles for a minute)")

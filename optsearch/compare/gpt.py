@@ -1,5 +1,9 @@
 """A small GPT (byte-level, a few million parameters) on Python standard-library source.
 
+Data: the ``bytes_lm`` proxy task's corpus (``proxy_tasks.bytes_lm.stdlib_text``: the
+interpreter's top-level stdlib ``*.py`` files, every 10th held out for validation), with up
+to ``corpus_bytes`` of training text; validation is ``val_windows`` evenly spaced windows.
+
 The kind of model people tune optimizers on, small enough to train a few thousand steps
 in seconds on one GPU. Pre-norm transformer blocks (causal self-attention + GELU MLP),
 learned positions, tied input/output embeddings, GPT-2 style init (normal 0.02, residual
@@ -102,11 +106,11 @@ class GptStdlibTask(CompareTask):
             return Gpt(self.cfg)
 
     def make_data(self) -> TaskData:
-        from optsearch.compare.corpus import stdlib_bytes
+        from proxy_tasks.bytes_lm import stdlib_text  # the proxy task's corpus and split
 
-        data = stdlib_bytes(self.corpus_bytes)
-        split = int(0.9 * len(data))
-        train, val = data[:split], data[split:]
+        train_b, val_b = stdlib_text(self.corpus_bytes)
+        train = torch.frombuffer(bytearray(train_b), dtype=torch.uint8)
+        val = torch.frombuffer(bytearray(val_b), dtype=torch.uint8)
         t = self.cfg.context
         n = min(self.val_windows, (len(val) - 1) // t)
         starts = torch.arange(n) * ((len(val) - 1 - t) // max(1, n - 1) if n > 1 else 0)

@@ -44,7 +44,7 @@ def neighbour(lr: float, direction: int) -> float:
 
 
 def update_scale(task: CompareTask, candidate: Candidate, device: str | torch.device,
-                 steps: int = 10) -> float:
+                 steps: int = 5) -> float:
     """RMS weight change per unit lr over ``steps`` steps at a tiny lr (seed 0).
 
     Raises:

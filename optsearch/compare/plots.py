@@ -25,11 +25,22 @@ def colours(labels: list[str]) -> dict[str, tuple]:
 
 
 def _plain_log_ticks(ax, axis: str = "y") -> None:
-    """Log axis labelled 0.2, 0.5, 1 rather than 2x10^-1 (easier to read off)."""
+    """Log axis labelled 0.1, 0.2, 0.5, 1 (not 1e-01 or 2x10^-1): easier to read off."""
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(matplotlib.ticker.LogFormatter())
-    target.set_minor_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False,
-                                                              minor_thresholds=(2, 0.6)))
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    decades = math.log10(max(hi, 1e-300) / max(lo, 1e-300))
+
+    def major(v: float, _pos: object) -> str:
+        return f"{v:g}"
+
+    def minor(v: float, _pos: object) -> str:
+        lead = round(v / 10 ** math.floor(math.log10(v) + 1e-9))
+        if decades < 1.2 or (decades < 2.5 and lead in (2, 5)):
+            return f"{v:g}"
+        return ""
+
+    target.set_major_formatter(matplotlib.ticker.FuncFormatter(major))
+    target.set_minor_formatter(matplotlib.ticker.FuncFormatter(minor))
 
 
 def _safe(name: str) -> str:
@@ -71,6 +82,10 @@ def plot_curves(result: CompareResult, info: TaskInfo, path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _has_results(result: CompareResult, info: TaskInfo) -> bool:
+    return any(c.task == info.name and not c.error and c.final for c in result.cells)
 
 
 def plot_sensitivity(result: CompareResult, info: TaskInfo, path: Path) -> Path:
@@ -124,7 +139,7 @@ def write_plots(result: CompareResult, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for info in result.tasks:
-        if info.error:
+        if info.error or not _has_results(result, info):
             continue
         name = _safe(info.name)
         files.append(plot_curves(result, info, out / f"{name}_curves.png"))

@@ -10,6 +10,8 @@ task defines ``logits(params, x)``).
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 from torch import Tensor, nn
 
@@ -74,9 +76,35 @@ class ProxyCompareTask(CompareTask):
         self.batch_size = self.proxy.batch_size
         self.lr = self.proxy.lr
         self.target = TARGETS.get(name) if size == "small" else None
-        self.is_mlp = hasattr(self.proxy, "sizes") and hasattr(self.proxy, "act")
-        # accuracy needs logits: MLPs have them; other proxies if they define logits()
-        self.classification = self.is_mlp or callable(getattr(self.proxy, "logits", None))
+        self._mlp: bool | None = None
+
+    @property
+    def is_mlp(self) -> bool:
+        """Whether the proxy is an MLP classifier that an ``nn.Linear`` stack reproduces.
+
+        Decided by checking, once, that the stack's cross-entropy equals the proxy's own
+        loss on validation data (a regression MLP, say, fails and is wrapped instead).
+        """
+        if self._mlp is None:
+            self._mlp = False
+            if hasattr(self.proxy, "sizes") and hasattr(self.proxy, "act"):
+                data = self.data("cpu")
+                x, y = data.x_val[:64], data.y_val[:64]
+                params = _lane_params(self.proxy, 0)
+                mine = super().loss(_Mlp(self.proxy.sizes, self.proxy.act, params), x, y)
+                lane = {k: v.unsqueeze(0) for k, v in params.items()}
+                theirs = self.proxy.loss(lane, x.unsqueeze(0), y.unsqueeze(0))[0]
+                self._mlp = bool(torch.allclose(mine, theirs, rtol=1e-5, atol=1e-6))
+        return self._mlp
+
+    @property
+    def classification(self) -> bool:  # type: ignore[override]
+        # accuracy needs logits: MLP classifiers have them; other proxies if they define logits()
+        return self.is_mlp or callable(getattr(self.proxy, "logits", None))
+
+    @property
+    def loss_name(self) -> str:  # type: ignore[override]
+        return "cross-entropy (nats)" if self.is_mlp else f"the {self.proxy.name} proxy's loss"
 
     def make_model(self, seed: int) -> nn.Module:
         params = _lane_params(self.proxy, seed)
@@ -87,6 +115,13 @@ class ProxyCompareTask(CompareTask):
     def make_data(self) -> TaskData:
         d = self.proxy.make_data()
         return TaskData(d.x_train, d.y_train, d.x_val, d.y_val)
+
+    def batches(self, data: TaskData, seed: int, steps: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """The proxy task's own batches for ``seed`` (the order a search trains with)."""
+        idx = self.proxy.batch_indices(seed, steps).to(data.x_train.device)
+        for i in range(steps):
+            x, y = self.proxy.batch(data, idx[i:i + 1])  # type: ignore[arg-type]
+            yield x[0], y[0]
 
     def loss(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         if isinstance(model, _LaneModule):

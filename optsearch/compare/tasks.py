@@ -51,8 +51,8 @@ def describe_tasks() -> list[tuple[str, str]]:
 
     out = [(n, d) for n, (_, d) in BUILTIN.items()]
     for n, cls in TASKS.items():
-        doc = (cls.__doc__ or "").strip().splitlines()
-        out.append((n, f"proxy task: {doc[0] if doc else n} (add :large for the larger size)"))
+        para = " ".join((cls.__doc__ or n).strip().split("\n\n")[0].split())
+        out.append((n, f"proxy task: {para.rstrip('.')}; NAME:large for the larger size"))
     return sorted(out)
 
 

@@ -20,164 +20,11 @@ apply the primitive's codegen template tensor by tensor.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from primitives import REGISTRY
+from optsearch.compile.foreach_forms import ELEMENT_LIST_OPS, FORMS, Alt
 from optsearch.compile.lower import Op, Plan, Ref
 from optsearch.compile.pygen import lit
-
-Alt = tuple[int, list[str]]  # (argument D must hold, statements with {D} and {0} {1} ...)
-_ELEMENT_LIST_OPS = ("add_", "sub_", "mul_")
-
-
-def _unary(*methods: str) -> Callable[[list[str]], list[Alt]]:
-    def forms(kinds: list[str]) -> list[Alt]:
-        return [(0, [f"torch._foreach_{m}({{D}})" for m in methods])]
-    return forms
-
-
-def _log(kinds: list[str]) -> list[Alt]:
-    return [(0, ["torch._foreach_abs_({D})",
-                 "torch._foreach_add_({D}, torch.finfo({D}[0].dtype).tiny)",
-                 "torch._foreach_log_({D})"])]
-
-
-def _commutative(method: str) -> Callable[[list[str]], list[Alt]]:
-    def forms(kinds: list[str]) -> list[Alt]:
-        return [(0, [f"torch._foreach_{method}({{D}}, {{1}})"]),
-                (1, [f"torch._foreach_{method}({{D}}, {{0}})"])]
-    return forms
-
-
-def _sub(kinds: list[str]) -> list[Alt]:
-    return [(0, ["torch._foreach_sub_({D}, {1})"]),
-            (1, ["torch._foreach_neg_({D})", "torch._foreach_add_({D}, {0})"])]
-
-
-def _div(kinds: list[str]) -> list[Alt]:
-    if kinds[1] == "h":
-        return [(0, ["torch._foreach_div_({D}, {1}) if {1} != 0 else "
-                     "torch._foreach_mul_({D}, 0.0)"])]
-    return [(0, ["DIV"])]  # guarded division, rendered by _Gen
-
-
-def _interp(kinds: list[str]) -> list[Alt]:
-    if kinds[2] != "h":
-        return []
-    alts: list[Alt] = []
-    if kinds[0] == "e":
-        alts.append((1, ["torch._foreach_lerp_({D}, {0}, 1.0 - {2})"]))
-    elif kinds[0] == "h":
-        alts.append((1, ["torch._foreach_mul_({D}, {2})", "torch._foreach_add_({D}, (1 - {2}) * {0})"]))
-    if kinds[1] == "e":
-        alts.append((0, ["torch._foreach_lerp_({D}, {1}, {2})"]))
-    return alts
-
-
-def _clip(kinds: list[str]) -> list[Alt]:
-    if kinds[1] != "h":
-        return []
-    return [(0, ["torch._foreach_clamp_min_({D}, -abs({1}))",
-                 "torch._foreach_clamp_max_({D}, abs({1}))"])]
-
-
-def _extreme(name: str, clamp: str) -> Callable[[list[str]], list[Alt]]:
-    def forms(kinds: list[str]) -> list[Alt]:
-        if kinds[1] == "h":
-            return [(0, [f"torch._foreach_{clamp}_({{D}}, {{1}})"])]
-        if kinds[0] == "h":
-            return [(1, [f"torch._foreach_{clamp}_({{D}}, {{0}})"])]
-        if kinds[0] == kinds[1] == "e":
-            return [(0, [f"torch._foreach_{name}_({{D}}, {{1}})"]),
-                    (1, [f"torch._foreach_{name}_({{D}}, {{0}})"])]
-        return []
-    return forms
-
-
-def _pow(kinds: list[str]) -> list[Alt]:
-    if kinds[1] not in ("h", "e"):
-        return []
-    return [(0, ["torch._foreach_abs_({D})", "torch._foreach_pow_({D}, {1})"])]
-
-
-FORMS: dict[str, Callable[[list[str]], list[Alt]]] = {
-    "add": _commutative("add_"), "mul": _commutative("mul_"), "sub": _sub, "div": _div,
-    "neg": _unary("neg_"), "abs": _unary("abs_"), "sign": _unary("sign_"),
-    "sqrt": _unary("abs_", "sqrt_"),
-    "square": lambda kinds: [(0, ["torch._foreach_mul_({D}, {D})"])],
-    "exp": _unary("exp_"), "log": _log, "sigmoid": _unary("sigmoid_"), "tanh": _unary("tanh_"),
-    "arcsin": lambda kinds: [(0, ["torch._foreach_clamp_min_({D}, -1.0)",
-                                  "torch._foreach_clamp_max_({D}, 1.0)",
-                                  "torch._foreach_asin_({D})"])],
-    "arctan": _unary("atan_"), "sinh": _unary("sinh_"), "cosh": _unary("cosh_"),
-    "sin": _unary("sin_"), "cos": _unary("cos_"), "interp": _interp, "clip": _clip,
-    "maximum": _extreme("maximum", "clamp_min"), "minimum": _extreme("minimum", "clamp_max"),
-    "pow": _pow,
-}
-
-
-class _Signs:
-    """Host conditions under which a value is > 0 (``pos``) or >= 0 (``nonneg``), NaN allowed.
-
-    ``None`` means unknown. A host value is tested directly at run time (``x > 0``), so
-    the conditions only ever name host values.
-    """
-
-    NONNEG = {"sqrt", "abs", "square", "exp", "sigmoid", "cosh", "pow", "norm", "rms",
-              "numel", "rowsize", "ndim", "gt"}
-    POS = {"cosh", "numel", "rowsize"}
-
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
-        self.defs = {op.dst: op for op in plan.ops}
-
-    def pos(self, ref: Ref, depth: int = 0) -> list[str] | None:
-        if isinstance(ref, float):
-            return [] if ref > 0 else None
-        if self.plan.kinds[ref] == "h":
-            return [f"{ref} > 0"]
-        op = self.defs.get(ref)
-        if op is None or depth > 32:
-            return None
-        a = op.args
-        if op.prim in self.POS:
-            return []
-        if op.prim == "add":
-            return (_both(self.nonneg(a[0], depth + 1), self.pos(a[1], depth + 1))
-                    or _both(self.pos(a[0], depth + 1), self.nonneg(a[1], depth + 1)))
-        if op.prim == "maximum":
-            return self.pos(a[0], depth + 1) or self.pos(a[1], depth + 1)
-        if op.prim == "minimum":
-            return _both(self.pos(a[0], depth + 1), self.pos(a[1], depth + 1))
-        return None
-
-    def nonneg(self, ref: Ref, depth: int = 0) -> list[str] | None:
-        if isinstance(ref, float):
-            return [] if ref >= 0 else None
-        if self.plan.kinds[ref] == "h":
-            return [f"{ref} >= 0"]
-        op = self.defs.get(ref)
-        if op is None or depth > 32:
-            return None
-        a = op.args
-        if op.prim in self.NONNEG:
-            return []
-        if op.prim in ("add", "mul", "div", "minimum"):
-            return _both(self.nonneg(a[0], depth + 1), self.nonneg(a[1], depth + 1))
-        if op.prim == "maximum":
-            return self.nonneg(a[0], depth + 1) or self.nonneg(a[1], depth + 1)
-        if op.prim == "interp" and self.plan.kind(a[2]) == "h":
-            inner = _both(self.nonneg(a[0], depth + 1), self.nonneg(a[1], depth + 1))
-            if isinstance(a[2], float):
-                return inner if 0 <= a[2] <= 1 else None
-            return _both(inner, [f"0 <= {a[2]} <= 1"])
-        return None
-
-
-def _both(x: list[str] | None, y: list[str] | None) -> list[str] | None:
-    if x is None or y is None:
-        return None
-    return x + [c for c in y if c not in x]
+from optsearch.compile.signs import Signs
 
 
 class _Gen:
@@ -185,7 +32,7 @@ class _Gen:
         self.plan = plan
         self.lines: list[str] = []
         self.extra: list[str] = []  # host values named in conditions
-        self.signs = _Signs(plan)
+        self.signs = Signs(plan)
         self.state_entry = dict(plan.state)
         self.final = {v: name for name, v in plan.state_out if isinstance(v, str)}
         self.uses = plan.uses()
@@ -372,7 +219,7 @@ class _Gen:
             if kinds[acc] != "e":
                 continue
             lists_ok = all(k in ("h", "e") for k in others) or all(
-                s == "DIV" or any(f"_foreach_{m}" in s for m in _ELEMENT_LIST_OPS) for s in stmts)
+                s == "DIV" or any(f"_foreach_{m}" in s for m in ELEMENT_LIST_OPS) for s in stmts)
             if lists_ok:
                 ok.append((acc, stmts))
         return ok
@@ -415,7 +262,6 @@ class _Gen:
 
     def _state_free(self, state: str, i: int, op: Op) -> bool:
         """Is the state buffer free to receive ``op``'s result (its old value dead, unread)?"""
-        entry = self.state_entry[state]
         holders = [r for r, b in self.buf.items() if b == f"state:{state}"]
         if any(not self._dead_after(r, i) for r in holders):
             return False

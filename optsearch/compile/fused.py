@@ -133,6 +133,8 @@ class _Bucket:
     base_aligned: bool             # parameter and state pointers, and sizes
     aligned: bool                  # ... and gradient pointers
     keep: list[Tensor]             # the state tensors the table points at, kept alive
+    block: int                     # elements per program instance (the block table's)
+    warps: int
     launch: dict = field(default_factory=dict)  # (phase, constexprs) -> compiled kernel
 
 
@@ -234,7 +236,7 @@ def _build(opt: Any, plan: Plan, params: list[Tensor], grads: list[Tensor],
         base = _aligned([x for r in ptr_rows[:1] + ptr_rows[2:] for x in r], sizes)
         buckets.append(_Bucket(ps, index, sts, t, wdt, gdt, tab, blk, len(tid), red, red_init,
                                row, nrows, base, base and _aligned(ptr_rows[1], []),
-                               [st[n] for st in sts for n in names]))
+                               [st[n] for st in sts for n in names], block, CONFIG["num_warps"]))
     return _Entry(list(params), group_params, list(map(Tensor.data_ptr, params)),
                   list(map(Tensor.data_ptr, grads)), buckets, rest,
                   fast=not rest and len(group_params) == len(params))
@@ -312,7 +314,7 @@ def _run(opt: Any, entry: _Entry, group: dict, hyper: list[float]) -> None:
         red = b.red if b.red is not None else b.tab
         row = b.row if b.row is not None else b.tab
         args = (b.tab, b.blk, red, row, len(b.params), spec.n_red, max(b.nrows, 1), *host)
-        consts = (CONFIG["block"], dtypes[b.wdt], dtypes[b.gdt], b.aligned, maximize)
+        consts = (b.block, dtypes[b.wdt], dtypes[b.gdt], b.aligned, maximize)
         for k, kernel in enumerate(ks.phases):
             _launch(b, k, kernel, args, consts)
 
@@ -337,6 +339,6 @@ def _launch(b: _Bucket, k: int, kernel: Any, args: tuple, consts: tuple) -> None
                      knobs.runtime.launch_exit_hook if knobs else None, *args, *consts)
         return
     names = ("_BLOCK", "_WDT", "_GDT", "_ALIGNED", "_MAXIMIZE")
-    out = kernel[(b.nblocks,)](*args, **dict(zip(names, consts)), num_warps=CONFIG["num_warps"])
+    out = kernel[(b.nblocks,)](*args, **dict(zip(names, consts)), num_warps=b.warps)
     if out is not None and hasattr(out, "run") and not _interpreting():
         b.launch[key] = out

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from primitives import REGISTRY
 from optsearch.analysis import state_vars
-from optsearch.program import Call, Const, Expr, Program, Var
+from optsearch.program import Const, Expr, Program, Var
 
 ORDER = {"h": 0, "s": 1, "r": 2, "e": 3}
 Ref = str | float  # an SSA name or a float constant

@@ -16,7 +16,6 @@ Reduction and shaped templates use a tiny notation: ``_sum(x)`` / ``_max(x)`` (p
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from primitives import REGISTRY

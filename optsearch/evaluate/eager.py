@@ -72,7 +72,7 @@ class EagerUpdate:
             args = [operand(o) for o in ins.args]
             tensor_seg = [seg[o] for o in ins.args if o < N_REG]
             if prim.kind == "elementwise":
-                regs[ins.dst] = prim.torch(*args)
+                regs[ins.dst] = prim.torch(*args[:prim.arity])   # interp may carry 1 - a
                 seg[ins.dst] = all(tensor_seg)
                 continue
             seg[ins.dst] = True

@@ -48,7 +48,8 @@ class Encoded:
 
     Attributes:
         instrs: the instructions, in order.
-        columns: scalar-only expressions (over ``lr``, ``t`` and constants), one per column.
+        columns: scalar-only expressions (over ``lr``, ``t`` and constants; a plain float
+            for a constant, folded on the host), one per column.
         update: operand holding the update.
         state_out: operand holding each state variable's new value (order of ``n_state``).
         n_state: number of state variables (their old values sit in r2, r3, ...).
@@ -57,7 +58,7 @@ class Encoded:
     """
 
     instrs: tuple[Instr, ...]
-    columns: tuple[Expr, ...]
+    columns: tuple[Expr | float, ...]
     update: int
     state_out: tuple[int, ...]
     n_state: int
@@ -87,16 +88,26 @@ class _Builder:
         return n
 
     def call(self, op: str, args: tuple[int, ...]) -> int:
-        ranks = self.ranks
+        ranks, nodes = self.ranks, self.nodes
         if all(ranks[a] == HOST for a in args):
+            if all(nodes[a][0] == "c" for a in args):       # fold constants, as the host would
+                return self.add(("c", REGISTRY[op].scalar(*(nodes[a][1] for a in args))), HOST)
             return self.add(("h", op, args), HOST)
+        if op == "interp" and ranks[args[2]] == HOST:
+            # the reference computes (1 - a) on the host in float64 when a is a host scalar
+            x, y, a = args
+            one_minus_a = self.call("sub", (self.add(("c", 1.0), HOST), a))
+            if ranks[x] == HOST:                            # (1 - a) * x is host-only too
+                return self.call("add", (self.call("mul", (one_minus_a, x)), self.call("mul", (a, y))))
+            return self.add(("op", op, (x, y, a, one_minus_a)), TENSOR)
         return self.add(("op", op, args), TENSOR)
 
-    def host_expr(self, n: int, memo: dict[int, Expr]) -> Expr:
+    def host_expr(self, n: int, memo: dict[int, Expr | float]) -> Expr | float:
+        """The host node ``n`` as an IR expression over constants, ``lr`` and ``t``."""
         if n not in memo:
             key = self.nodes[n]
             if key[0] == "c":
-                memo[n] = Const(key[1])
+                memo[n] = key[1]            # a float (folded constants may be inf/nan)
             elif key[0] == "v":
                 memo[n] = Var(key[1])
             else:
@@ -196,7 +207,7 @@ def _lower(b: _Builder, outs: list[int], n_state: int) -> Encoded:
         if REGISTRY[op].kind != "elementwise":
             red, n_red = n_red, n_red + 1
         instrs.append(Instr(op, r, ops, red))
-    memo: dict[int, Expr] = {}
+    memo: dict[int, Expr | float] = {}
     col_exprs = tuple(b.host_expr(n, memo) for n in sorted(columns, key=columns.get))
     return Encoded(tuple(instrs), col_exprs, operand(outs[0]),
                    tuple(operand(n) for n in outs[1:]), n_state,

@@ -19,13 +19,13 @@ from torch import Tensor
 from optsearch.evaluate.encode import N_REG, Encoded, EncodeError
 from optsearch.evaluate.gpu_encode import OP_RED, OP_ROWDOT, OP_SEGC, GpuProgram, lower
 from optsearch.evaluate.gpu_kernel import LANE_INFO, load_kernel, pack
-from optsearch.evaluate.scalars import column_table, column_values
+from optsearch.evaluate.scalars import column_table, eval_column
 from optsearch.program import Const
 from optsearch.evaluate.lanes import Lanes
 from proxy_tasks.base import Layout
 
 SEG_BLOCK, SEG_WARPS = 512, 4      # lanes whose programs need per-tensor information
-FLAT_BLOCK, FLAT_WARPS = 2048, 8   # elementwise-only lanes: blocks over the whole row
+FLAT_BLOCK, FLAT_WARPS = 1024, 4   # elementwise-only lanes: blocks over the whole row
 RPB = 32           # rows per block at most (rowdot sums rows inside a block)
 ROW_ALIGN = 16     # row stride multiple (aligned, vectorisable loads)
 FINAL_PASS = 1 << 20
@@ -136,7 +136,7 @@ class KernelUpdate:
                 flat, grad, *common, self.flat_lanes, self.bstart, self.bcount, self.bseg,
                 self.segi, self.segf, t_dev, FINAL_PASS, *tail, self.nblk_flat, FINAL=True,
                 SEGMENTED=False, NS=self.ns, BLOCK=FLAT_BLOCK, MAXB=self.maxb, RPB=RPB,
-                num_warps=FLAT_WARPS)
+                num_warps=FLAT_WARPS, enable_fp_fusion=False)
         if self.seg_lanes.numel():
             grid = (self.seg_lanes.numel(), self.nblk)
             for p in list(range(self.nred)) + [FINAL_PASS]:
@@ -144,7 +144,7 @@ class KernelUpdate:
                     flat, grad, *common, self.seg_lanes, self.bstart, self.bcount, self.bseg,
                     self.segi, self.segf, t_dev, p, *tail, self.nblk, FINAL=p == FINAL_PASS,
                     SEGMENTED=True, NS=self.ns, BLOCK=SEG_BLOCK, MAXB=self.maxb, RPB=RPB,
-                    num_warps=SEG_WARPS)
+                    num_warps=SEG_WARPS, enable_fp_fusion=False)
         return self.bad
 
 
@@ -154,20 +154,33 @@ def row_stride(layout: Layout) -> int:
 
 def scalar_table(encoded: Sequence[Encoded], lrs: Sequence[float], steps: int,
                  ncol: int) -> np.ndarray:
-    """float32 ``[N, M, steps, ncol]`` scalar columns; constant columns skip evaluation."""
+    """float32 ``[N, M, steps, ncol]`` scalar columns; each distinct expression once."""
     out = np.zeros((len(encoded), len(lrs), steps, ncol), dtype=np.float32)
-    const_n, const_c, const_v = [], [], []
+    uid: dict = {}
+    exprs: list = []
+    where_n, where_c, which = [], [], []
     for n, e in enumerate(encoded):
         for c, expr in enumerate(e.columns):
-            if isinstance(expr, Const):
-                const_n.append(n)
-                const_c.append(c)
-                const_v.append(expr.value)
-            else:
-                out[n, :, :, c] = column_values(expr, lrs, steps).numpy()
-    if const_n:
-        out[np.array(const_n), :, :, np.array(const_c)] = \
-            np.array(const_v, dtype=np.float64).astype(np.float32)[:, None, None]
+            key = expr.value if isinstance(expr, Const) else expr
+            k = uid.get(key)
+            if k is None:
+                k = uid[key] = len(exprs)
+                exprs.append(key)
+            where_n.append(n)
+            where_c.append(c)
+            which.append(k)
+    if not exprs:
+        return out
+    lr = torch.tensor([float(x) for x in lrs], dtype=torch.float64).view(-1, 1)
+    t = torch.arange(1, steps + 1, dtype=torch.float64).view(1, -1)
+    vals = np.empty((len(exprs), len(lrs), steps), dtype=np.float64)
+    memo: dict = {}
+    for k, expr in enumerate(exprs):
+        v = expr if isinstance(expr, float) else eval_column(expr, lr, t, memo)
+        vals[k] = v.numpy() if isinstance(v, Tensor) else v
+    with np.errstate(over="ignore", invalid="ignore"):   # float32 overflow gives inf, as torch
+        vals32 = vals.astype(np.float32)
+    out[np.array(where_n), :, :, np.array(where_c)] = vals32[np.array(which)]
     return out
 
 

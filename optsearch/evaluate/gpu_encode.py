@@ -76,7 +76,9 @@ def lower(enc: Encoded) -> GpuProgram:
         a = (list(ins.args) + [0, 0, 0])[:3]
         top = max(c_of(o) for o in ins.args)
         if prim.kind == "elementwise":
-            rows.append((ELEM_CODE[ins.op], ins.dst, a[0], a[1], a[2], 0))
+            # interp with a host ``a`` carries the host's 1 - a as a 4th operand (extra = op + 1)
+            extra = ins.args[3] + 1 if len(ins.args) > prim.arity else 0
+            rows.append((ELEM_CODE[ins.op], ins.dst, a[0], a[1], a[2], extra))
             out = top
         elif prim.kind == "reduction":
             out = SEG

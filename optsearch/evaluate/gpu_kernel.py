@@ -10,6 +10,7 @@ files) and imported. Programs are data: new programs never recompile anything.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import os
@@ -45,6 +46,29 @@ def _tree(var: str, leaves: list[tuple[int, str]], indent: str, lo: int | None =
     out += [f"{indent}else:"]
     out += _tree(var, leaves[mid:], indent + "    ")
     return out
+
+
+class _Ieee(ast.NodeTransformer):
+    """``/`` -> ``tl.math.div_rn`` and ``tl.sqrt`` -> ``tl.sqrt_rn``: Triton's defaults are
+    approximate; torch rounds these correctly, and lanes must match torch."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Div):
+            fn = ast.parse("tl.math.div_rn", mode="eval").body
+            return ast.Call(fn, [node.left, node.right], [])
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if ast.unparse(node.func) == "tl.sqrt":
+            node.func = ast.parse("tl.sqrt_rn", mode="eval").body
+        return node
+
+
+def ieee(expr: str) -> str:
+    tree = _Ieee().visit(ast.parse(expr, mode="eval"))
+    return ast.unparse(ast.fix_missing_locations(tree))
 
 
 def _regs() -> str:
@@ -149,8 +173,15 @@ xb = _rd(b, {_regs()}, srow, BLOCK)"""
             raise RuntimeError(f"elementwise primitive {name!r} has no triton template")
         args = ["xa", "xb", "xc"][:prim.arity]
         pre = f"xc = _rd(c, {_regs()}, srow, BLOCK)\n" if prim.arity == 3 else ""
-        expr = prim.triton.format(*args)
-        leaves.append((code, f"{pre}v = {expr}"))
+        expr = ieee(prim.triton.format(*args))
+        if name == "interp":       # a host ``a`` comes with the host's 1 - a (see gpu_encode)
+            leaves.append((code, f"""{pre}if ex > 0:
+    om = _rd(ex - 1, {_regs()}, srow, BLOCK)
+    v = om * xa + xc * xb
+else:
+    v = {expr}"""))
+        else:
+            leaves.append((code, f"{pre}v = {expr}"))
     leaves.append((OP_COPY, "v = xa"))
     leaves.append((OP_ONE, "v = tl.zeros([BLOCK], tl.float32) + 1.0"))
     leaves.append((OP_ZERO, "v = tl.zeros([BLOCK], tl.float32)"))
@@ -166,6 +197,10 @@ else:
     hot = (tl.arange(0, RPB)[:, None] == rl[None, :]) & mask[None, :]
     rs = tl.sum(tl.where(hot, p[None, :], 0.0), axis=1)
     v = tl.sum(tl.where(hot, rs[:, None], 0.0), axis=0)"""))
+    seg_only = (OP_SEGC, OP_RED, OP_ROWDOT)       # compiled out of the flat specialisation
+    leaves = [(k, code if k not in seg_only else
+               "if SEGMENTED:\n" + "\n".join("    " + x for x in code.splitlines())
+               + "\nelse:\n    v = xa") for k, code in leaves]
     L += _tree("op", leaves, J)
     L += _tree("dst", [(i, f"r{i} = v") for i in range(R)], J)
     out = f"""if FINAL:

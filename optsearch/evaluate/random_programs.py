@@ -64,11 +64,15 @@ def random_program(rng: random.Random, n_statements: int = 8,
         raise ValueError("primitive_weights gives no primitive a positive weight")
     weights = [weights_map[n] for n in ops]
     hyper = tuple(rng.sample(_HYPER, rng.randint(0, 2)))
-    states = [f"m{i}" for i in range(rng.randint(0, 2))]
+    states = [f"m{i}" for i in range(min(rng.randint(0, 2), n_statements))]
     readable = ["w", "g", "lr", "t", *[h for h, _ in hyper], *states]
+    # every state variable is assigned at least once (the parser requires it)
+    owner = dict(zip(rng.sample(range(n_statements), len(states)), states))
     body: list[Assign] = []
     for i in range(n_statements):
-        if states and rng.random() < 0.35:
+        if i in owner:
+            target = owner[i]
+        elif states and rng.random() < 0.2:
             target = rng.choice(states)
         else:
             target = f"v{i}"

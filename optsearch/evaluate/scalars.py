@@ -19,7 +19,9 @@ from optsearch.evaluate.encode import Encoded
 from optsearch.program import Call, Const, Expr, Var, reads
 
 
-def _eval(expr: Expr, lr: Tensor, t: Tensor, memo: dict) -> Tensor | float:
+def eval_column(expr: Expr | float, lr: Tensor, t: Tensor, memo: dict) -> Tensor | float:
+    if isinstance(expr, float):
+        return expr
     if isinstance(expr, Const):
         return expr.value
     if isinstance(expr, Var):
@@ -27,7 +29,7 @@ def _eval(expr: Expr, lr: Tensor, t: Tensor, memo: dict) -> Tensor | float:
     if expr in memo:
         return memo[expr]
     assert isinstance(expr, Call)
-    args = [_eval(a, lr, t, memo) for a in expr.args]
+    args = [eval_column(a, lr, t, memo) for a in expr.args]
     prim = REGISTRY[expr.op]
     if not any(isinstance(a, Tensor) for a in args):
         out = prim.scalar(*args)
@@ -43,17 +45,19 @@ def _eval(expr: Expr, lr: Tensor, t: Tensor, memo: dict) -> Tensor | float:
     return out
 
 
-def uses(expr: Expr) -> tuple[bool, bool]:
+def uses(expr: Expr | float) -> tuple[bool, bool]:
     """Whether a column reads ``lr`` and whether it reads ``t``."""
+    if isinstance(expr, float):
+        return False, False
     names = set(reads(expr))
     return "lr" in names, "t" in names
 
 
-def column_values(expr: Expr, lrs: Sequence[float], steps: int, memo: dict | None = None) -> Tensor:
+def column_values(expr: Expr | float, lrs: Sequence[float], steps: int, memo: dict | None = None) -> Tensor:
     """float64 ``[len(lrs), steps]``: one column's value per lr and step (t = 1..steps)."""
     lr = torch.tensor([float(x) for x in lrs], dtype=torch.float64).view(-1, 1)
     t = torch.arange(1, steps + 1, dtype=torch.float64).view(1, -1)
-    val = _eval(expr, lr, t, {} if memo is None else memo)
+    val = eval_column(expr, lr, t, {} if memo is None else memo)
     return torch.as_tensor(val, dtype=torch.float64).expand(len(lrs), steps)
 
 
@@ -61,8 +65,8 @@ def column_table(enc: Encoded, lrs: Sequence[float], steps: int) -> Tensor:
     """float64 ``[len(lrs), steps, n_columns]``: column values per lr and step (t = 1..steps)."""
     out = torch.empty(len(lrs), steps, len(enc.columns), dtype=torch.float64)
     for c, expr in enumerate(enc.columns):
-        if isinstance(expr, Const):
-            out[:, :, c] = expr.value
+        if isinstance(expr, (float, Const)):
+            out[:, :, c] = expr if isinstance(expr, float) else expr.value
         else:
             out[:, :, c] = column_values(expr, lrs, steps)
     return out

@@ -78,7 +78,8 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
              lr_multipliers: Sequence[float] = (1.0,), *, device: str | torch.device = "cpu",
              steps: int | None = None, base_lr: float | None = None,
              hurdles: Sequence[tuple[int, float]] = (), record_curves: bool = False,
-             backend: str = "auto", dtype: torch.dtype = torch.float32) -> LaneResults:
+             backend: str = "auto", dtype: torch.dtype = torch.float32,
+             compile: bool = True) -> LaneResults:
     """Train every (program, seed, lr multiplier) lane on ``task``; see :class:`LaneResults`.
 
     Args:
@@ -87,6 +88,8 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
         hurdles: ``(step, threshold)`` pairs: after ``step`` steps, lanes whose validation
             loss exceeds ``threshold`` stop.
         backend: "eager", "triton" (CUDA only) or "auto" (triton on CUDA when available).
+        compile: on the triton backend, ``torch.compile`` the forward/backward (pays off
+            for long runs; off saves the compile time in short ones).
     """
     device = torch.device(device)
     steps = int(steps or task.steps)
@@ -96,7 +99,8 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
     if backend == "triton":
         from optsearch.evaluate.gpu import run_graphed
 
-        return run_graphed(task, lanes, encoded, steps, hurdles, record_curves, device, dtype)
+        return run_graphed(task, lanes, encoded, steps, hurdles, record_curves, device, dtype,
+                           compile=compile)
     tables = [column_table(e, lanes.lrs, steps) for e in encoded]
     return _run_eager(task, lanes, encoded, tables, steps, hurdles, record_curves, device, dtype)
 

@@ -119,6 +119,8 @@ class WorkersSection:
                       "module in optsearch/search/backends/")
     workers: int = _f(1, "worker processes (pool backend)")
     chunk: int = _f(0, "programs per evaluation batch (0 = split a generation evenly over workers)")
+    pad: bool = _f(False, "fill every batch up to `chunk` programs (repeating its last one) so "
+                   "a compiling GPU evaluator sees one batch shape; needs chunk > 0")
     address: str = _f("", "ray backend: the cluster to join, 'auto' (the `ray start` of this "
                       "machine) or HOST:PORT; empty = start a private Ray on this machine")
     gpus: int = _f(0, "ray backend: GPUs to use, one evaluator actor each (0 = every GPU Ray "
@@ -289,6 +291,7 @@ def validate(cfg: RunConfig, where: str = "config") -> None:
     need(":" in cfg.eval.factory, "eval.factory must read 'module:function'")
     need(f.k >= 0 and f.hall_of_fame >= 1, "funnel.k must be >= 0 and funnel.hall_of_fame >= 1")
     need(w.workers >= 1 and w.chunk >= 0, "workers.workers must be >= 1 and workers.chunk >= 0")
+    need(not w.pad or w.chunk > 0, "workers.pad needs workers.chunk > 0 (the batch size to pad to)")
     need(w.backend.isidentifier(), f"workers.backend {w.backend!r} is not a backend name")
     need(not (w.backend == "pool" and cfg.eval.device.startswith("cuda")),
          "workers.backend 'pool' is for CPU workers; on one GPU use 'local' (it batches the "

@@ -93,10 +93,10 @@ class Search:
         factory = config.eval.factory
         self.scorer = Scorer(store, self.backend, self.cache,
                              eval_spec(factory, eval_options(config)), config.workers.chunk,
-                             config.eval.validity)
+                             config.eval.validity, config.workers.pad)
         self.funnel = Funnel.build(store, self.backend, eval_spec(factory, eval_options(config, True)),
                                    config.funnel.k, config.funnel.min_fitness,
-                                   config.funnel.hall_of_fame)
+                                   config.funnel.hall_of_fame, config.workers.pad)
         self.stats = tools.Statistics(key=lambda ind: ind.score)
         for name, fn in (("max", np.max), ("mean", np.mean), ("median", np.median)):
             self.stats.register(name, fn)

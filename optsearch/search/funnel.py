@@ -21,6 +21,7 @@ from optsearch.printer import to_text
 from optsearch.search.backends.base import Backend
 from optsearch.search.backends.work import score_job
 from optsearch.search.individual import Individual
+from optsearch.search.scoring import pad_texts
 from optsearch.store.runs import FunnelRow, RunStore
 
 
@@ -46,12 +47,13 @@ class Funnel:
     k: int
     min_fitness: float
     hof: tools.HallOfFame
+    pad: bool = False  # fill the funnel batch up to k programs (one batch shape)
     simplified: dict[int, str | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, store: RunStore, backend: Backend, spec: str, k: int, min_fitness: float,
-              size: int) -> "Funnel":
-        return cls(store, backend, spec, k, min_fitness, tools.HallOfFame(size, similar=eq))
+              size: int, pad: bool = False) -> "Funnel":
+        return cls(store, backend, spec, k, min_fitness, tools.HallOfFame(size, similar=eq), pad)
 
     def candidates(self, generation: int) -> list[int]:
         """Ids of the best programs trained in ``generation``, best first: not cache hits,
@@ -72,6 +74,7 @@ class Funnel:
         start = time.perf_counter()
         if todo:
             texts = [self.store.program(i).text for i in todo]  # type: ignore[union-attr]
+            texts = pad_texts(texts, self.k if self.pad else 0)
             (scores, seconds), = list(self.backend.map(score_job, [(self.spec, texts)]))
             rows = [FunnelRow(i, generation, s["fitness"], s["per_task"], seconds / len(todo),
                               s["failure"], None) for i, s in zip(todo, scores)]

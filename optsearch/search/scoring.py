@@ -47,6 +47,12 @@ class Counts:
         self.train_seconds += other.train_seconds
 
 
+def pad_texts(texts: list[str], size: int) -> list[str]:
+    """``texts`` filled up to ``size`` with copies of its last program (scores of the copies
+    are dropped: lanes train independently, so they change nothing but the batch shape)."""
+    return texts + [texts[-1]] * max(0, size - len(texts))
+
+
 @dataclass
 class Scorer:
     """Scores batches of individuals for one run."""
@@ -57,6 +63,7 @@ class Scorer:
     spec: str  # evaluator spec JSON (see backends.work.eval_spec)
     chunk: int = 0
     validity: bool = True
+    pad: bool = False
     on_job: Callable[[dict[str, Any]], None] | None = None
 
     def job_size(self, n: int) -> int:
@@ -119,7 +126,8 @@ class Scorer:
             return
         size = self.job_size(len(to_train))
         groups = [to_train[i:i + size] for i in range(0, len(to_train), size)]
-        jobs = [(self.spec, [to_text(c.program) for c in g]) for g in groups]
+        jobs = [(self.spec, pad_texts([to_text(c.program) for c in g], size if self.pad else 0))
+                for g in groups]
         position = {c.id: i for i, c in enumerate(children)}
         start = time.perf_counter()
         for group, (scores, seconds) in zip(groups, self.backend.map(score_job, jobs)):

@@ -17,7 +17,7 @@ from deap import base, tools
 from optsearch.program import Program, depth
 from optsearch.search.config import RunConfig
 from optsearch.search.individual import Individual
-from optsearch.search.mutate import Limits, crossover, mutate
+from optsearch.search.mutate import Limits, crossover, is_valid, mutate
 from optsearch.search.random_stmt import Grammar
 
 
@@ -64,9 +64,13 @@ def build_toolbox(config: RunConfig, rng: random.Random,
 
 def new_random_program(rng: random.Random, grammar: Grammar, max_statements: int,
                        name: str = "rand") -> Program:
-    """A random program of 2..8 statements (the evaluator's generator, with the run's
-    primitive weights)."""
+    """A random valid program of 2..8 statements (the evaluator's generator, with the
+    run's primitive weights; draws that read an undefined name are drawn again)."""
     from optsearch.evaluate.random_programs import random_program
 
-    n = rng.randint(min(2, max_statements), min(8, max_statements))
-    return random_program(rng, n, dict(grammar.weights), name)
+    limits = Limits(max_statements, 64)
+    while True:
+        n = rng.randint(min(2, max_statements), min(8, max_statements))
+        program = random_program(rng, n, dict(grammar.weights), name)
+        if is_valid(program, limits):
+            return program

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from optsearch.compare.candidates import load_candidate
-from optsearch.compare.corpus import stdlib_bytes
 from optsearch.compare.gpt import Gpt, GptConfig, GptStdlibTask
 from optsearch.compare.tasks import get_task
 from optsearch.compare.train import train_run
@@ -26,10 +25,13 @@ def test_model_is_causal():
     torch.testing.assert_close(model(x)[0, :10], model(y)[0, :10])
 
 
-def test_corpus_is_python_source():
-    data = stdlib_bytes(50_000)
-    assert data.dtype == torch.uint8 and data.numel() == 50_000
-    text = bytes(data.tolist()).decode("utf-8", "replace")
+def test_data_is_python_source_with_held_out_validation():
+    task = GptStdlibTask(GptConfig(context=32), corpus_bytes=60_000)
+    task.val_windows = 16
+    data = task.make_data()
+    assert data.x_train.dtype == torch.uint8 and data.x_train.numel() == 60_000
+    assert data.x_val.shape == (16, 32) and torch.equal(data.x_val[:, 1:], data.y_val[:, :-1])
+    text = bytes(data.x_train.tolist()).decode("utf-8", "replace")
     assert "def " in text and "import " in text
 
 

@@ -25,8 +25,8 @@ def test_digits_module_is_the_proxy_tasks_model():
     assert not torch.equal(next(model.parameters()), next(other.parameters()))
 
 
-def test_batches_are_fixed_by_seed():
-    task = get_task("digits_mlp")
+def test_batches_are_fixed_by_seed(files):
+    task = get_task(files["regression"])  # the default sampler (proxy tasks use their own)
     data = task.data("cpu")
     a = [x for x, _ in task.batches(data, 1, 3)]
     b = [x for x, _ in task.batches(data, 1, 3)]
@@ -68,3 +68,23 @@ def test_user_task_errors_name_file_and_function(tmp_path):
         check_task(get_task(str(bad)), "cpu")
     with pytest.raises(TaskError, match=r"task file '.*nope\.py' not found"):
         get_task(str(tmp_path / "nope.py"))
+
+
+def test_regression_mlp_proxy_is_wrapped_not_turned_into_a_classifier():
+    task = get_task("teacher_student")
+    assert task.is_mlp is False and task.classification is False
+    model = task.make_model(0)
+    data = task.data("cpu")
+    x, y = data.x_val[:32], data.y_val[:32]
+    lane = task.proxy.layout().views(task.proxy.init_row(0).unsqueeze(0))
+    expected = task.proxy.loss(lane, x.unsqueeze(0), y.unsqueeze(0))[0]
+    torch.testing.assert_close(task.loss(model, x, y), expected)
+    assert "accuracy" not in task.evaluate(model, data)
+
+
+def test_proxy_batches_are_the_proxys_own():
+    task = get_task("digits_mlp")
+    data = task.data("cpu")
+    idx = task.proxy.batch_indices(5, 2)
+    (x0, y0), _ = list(task.batches(data, 5, 2))
+    assert torch.equal(x0, data.x_train[idx[0]]) and torch.equal(y0, data.y_train[idx[0]])

@@ -7,13 +7,12 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 import torch
 
 import optsearch
 from optsearch.cli import main
 from optsearch.compile.export_py import export_source
-from tests.compile._helpers import SHAPES, gradients, initial, run_optimizer
+from tests.compile._helpers import SHAPES, initial, run_optimizer
 
 TRAIN = textwrap.dedent("""
     import json, sys

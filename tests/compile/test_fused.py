@@ -89,17 +89,33 @@ def test_fused_options_state_dict_and_layouts():
         opt.step()
     assert all(torch.equal(a, b.detach()) for a, b in zip(straight, params))
     assert opt.state_dict()["state"][0]["t"] == 10  # the buckets' counts are written back
-    # a transposed (strided) parameter, an unaligned view and a float64 one in one group
-    base = torch.randn(1 + 33 * 7, device="cuda")
-    odd = [torch.randn(7, 33, device="cuda").t(), base[1:].view(33, 7),
-           torch.randn(5, device="cuda", dtype=torch.float64), torch.randn(300, device="cuda")]
-    og = [torch.randn_like(x) for x in odd]
-    eager, _ = run_optimizer(program, odd, [og] * 3, 1e-2, foreach=False)
-    out, opt = run_optimizer(program, odd, [og] * 3, 1e-2, fused=True)
+    # a transposed (strided) parameter, a view 4 bytes off alignment and a float64 one
+    def odd_params():
+        gen = torch.Generator(device="cuda").manual_seed(3)
+        t = torch.randn(16, 33, device="cuda", generator=gen).t()
+        v = torch.randn(1 + 16 * 7, device="cuda", generator=gen)[1:].view(16, 7)
+        d = torch.randn(5, device="cuda", dtype=torch.float64, generator=gen)
+        e = torch.randn(304, device="cuda", generator=gen)
+        return [torch.nn.Parameter(x) for x in (t, v, d, e)]
+
+    def train(**options):
+        params = odd_params()
+        opt = cls(params, lr=1e-2, **options)
+        gen = torch.Generator(device="cuda").manual_seed(4)
+        for _ in range(3):
+            for p in params:
+                p.grad = torch.randn(p.shape, device="cuda", dtype=p.dtype, generator=gen)
+                p.grad = p.grad.t().contiguous().t() if p.shape == (33, 16) else p.grad
+            opt.step()
+        return params, opt
+
+    with pytest.raises(RuntimeError, match="parameter 2 is torch.float64"):
+        train(fused=True)  # asked for: all or nothing
+    eager, _ = train(foreach=False)
+    out, opt = train()  # the default: fused where it can, foreach for the rest
     (entry,) = opt._fused_cache.values()
-    assert entry.rest == [2]  # only the float64 one left for foreach
-    assert any(not b.aligned for b in entry.buckets) or True
-    assert max_rel(out, eager) < 1e-5
+    assert entry.rest == [2] and not entry.buckets[0].aligned
+    assert max_rel([p.detach() for p in out], [p.detach() for p in eager]) < 1e-5
 
 
 @pytest.mark.cuda
@@ -122,8 +138,13 @@ INTERPRETED = """
 import torch, optsearch
 from tests.compile._helpers import gradients, initial, run_interpreter, run_optimizer
 shapes = [(), (7,), (5, 3), (2, 3, 4)]
-for rule in ("lion", "lamb", "adamp"):
-    program = optsearch.known(rule)
+REDUCE = optsearch.parse(
+    "def reduce(w, g, lr, beta=0.9):\\n"
+    "    m = interp(g, m, beta)\\n"
+    "    s = rms(m) + mean(g * g) + dot(g, w) / (norm(w) + 1.0)\\n"
+    "    return lr * m / (s + 1e-3) + lr * mean(norm(m) * w)\\n")
+for rule in ("lion", "lamb", "adamp", REDUCE):
+    program = optsearch.known(rule) if isinstance(rule, str) else rule
     ws, grads = initial(shapes, torch.float32), gradients(shapes, 4, torch.float32)
     ref = run_interpreter(program, ws, grads, 1e-2)
     out, opt = run_optimizer(program, ws, grads, 1e-2, fused=True)
@@ -137,6 +158,8 @@ print("ok")
 
 def test_interpreted():
     """The generated kernels, run by Triton's CPU interpreter (no GPU needed).
+
+    Covers the phases of reductions (norm, rms, mean, dot, amax, per-row rowdot).
 
     A subprocess, because Triton reads TRITON_INTERPRET when it is first imported.
     """

@@ -43,3 +43,10 @@ def test_gpu_deterministic():
     b = evaluate(progs, task, (0,), (1.0,), steps=30, device="cuda", record_curves=True)
     assert torch.equal(a.curves.nan_to_num(), b.curves.nan_to_num())
     assert torch.equal(a.final_loss.nan_to_num(), b.final_loss.nan_to_num())
+
+
+@pytest.mark.parametrize("name", ["mnist1d_mlp", "mnist1d_cnn", "bytes_lm", "modular_add",
+                                  "teacher_student", "quadratic", "quadratic_rescaled"])
+def test_every_task_on_gpu(name):
+    check_lanes(_programs(4, seed=len(name)), make_task(name), steps=8, seeds=(0,),
+                mults=(1.0,), device="cuda", backend="triton", compile=False)

@@ -19,10 +19,10 @@ SEEDS = (0, 1)
 
 
 def check_lanes(programs, task, steps=STEPS, seeds=SEEDS, mults=MULTS, device="cpu",
-                backend="eager"):
+                backend="eager", compile=True):
     """Every lane's curve, final loss and divergence step equal those of training alone."""
     res = evaluate(programs, task, seeds, mults, steps=steps, record_curves=True,
-                   backend=backend, device=device)
+                   backend=backend, device=device, compile=compile)
     for n, prog in enumerate(programs):
         for s, seed in enumerate(seeds):
             for m, mult in enumerate(mults):
@@ -57,3 +57,12 @@ def test_diverging_lanes_are_frozen_and_neighbours_unaffected():
     check_lanes(res_progs, make_task("digits_mlp"))
     res = evaluate(res_progs, make_task("digits_mlp"), SEEDS, MULTS, steps=STEPS)
     assert (res.diverged_step[1] > 0).all() and (res.diverged_step[[0, 2]] == 0).all()
+
+
+@pytest.mark.parametrize("name", ["mnist1d_mlp", "mnist1d_cnn", "bytes_lm", "modular_add",
+                                  "teacher_student", "quadratic", "quadratic_rescaled"])
+def test_every_task(name):
+    rng = random.Random(len(name))
+    programs = [optsearch.known("adamw"), optsearch.known("adamp")] + \
+        [random_program(rng, rng.randint(2, 8)) for _ in range(3)]
+    check_lanes(programs, make_task(name), steps=5, seeds=(0,), mults=(1.0,))

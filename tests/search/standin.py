@@ -58,6 +58,7 @@ class StandInEvaluator:
         self.delay = float(options.get("delay", 0.0))
         self.log = options.get("log")
         self.stage = "funnel" if 100 in options.get("seeds", ()) else "search"
+        self.fail_on = options.get("fail_on")  # raise for programs whose text contains it
         self.lrs = [0.03 * m for m in options.get("lr_multipliers", [0.3, 1.0, 3.0])]
         adamw = known("adamw")
         self.baseline = min(_final_loss(adamw, lr) for lr in self.lrs)
@@ -65,6 +66,8 @@ class StandInEvaluator:
     def score(self, programs) -> list[Score]:
         out = []
         for p in programs:
+            if self.fail_on and self.fail_on in to_text(p):
+                raise ValueError(f"stand-in cannot train {p.name}")
             if self.delay:
                 time.sleep(self.delay)
             if self.log:

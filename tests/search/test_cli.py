@@ -29,8 +29,9 @@ def test_search_runs_show_resume(tmp_path, capsys):
 
     assert main(["show", "demo:best", "--runs-dir", runs]) == 0
     out = capsys.readouterr().out
-    lineage = out.split("lineage (newest first):")[1].strip().splitlines()
+    lineage = out.split("lineage (newest first")[1].strip().splitlines()[1:]
     assert lineage[-1].split()[:4] == ["0", "gen", "0", "init"]  # back to the warm start
+    assert any(line.strip().startswith(("+ ", "- ")) for line in lineage)  # what each step changed
     assert "fitness" in out and "def p" in out
 
     assert main(["resume", "demo", "--runs-dir", runs, "--generations", "4", "--quiet"]) == 0

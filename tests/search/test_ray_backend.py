@@ -143,7 +143,10 @@ def test_only_module_level_functions_travel():
 def test_device_faults_are_told_from_program_errors():
     assert is_device_fault(RuntimeError("CUDA error: an illegal memory access"))
     assert is_device_fault(RuntimeError("CUBLAS_STATUS_EXECUTION_FAILED when calling x"))
+    assert is_device_fault(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert not is_device_fault(ValueError("bad job 3"))
+    assert not is_device_fault(RuntimeError("Expected all tensors to be on the same device, "
+                                            "but found cuda:0 and cpu"))
 
 
 def test_missing_ray_says_how_to_install(monkeypatch):

@@ -97,3 +97,9 @@ def test_pool_backend_matches_local(config_factory):
     pool = _run(config_factory(search={"generations": 2},
                                workers={"backend": "pool", "workers": 2}), "pool")
     assert local[0] == pool[0] and local[1] == pool[1]
+
+
+def test_padding_batches_changes_no_score(config_factory):
+    plain = _run(config_factory(workers={"chunk": 4}), "plain")
+    padded = _run(config_factory(workers={"chunk": 4, "pad": True}), "padded")
+    assert plain[0] == padded[0] and plain[1] == padded[1]

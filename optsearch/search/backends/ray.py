@@ -38,8 +38,11 @@ MAX_ATTEMPTS = 3
 """A job whose actor died this many times is not bad luck but a program or a node that
 kills workers; the run stops rather than losing actors forever."""
 
-_DEVICE_FAULT = re.compile(r"\bCUDA\b|cuDNN|CUBLAS|device-side assert|NCCL|AcceleratorError",
-                           re.IGNORECASE)
+_DEVICE_FAULT = re.compile(r"CUDA error|CUDA out of memory|CUBLAS_STATUS|CUDNN_STATUS|"
+                           r"cuDNN error|device-side assert|NCCL error|AcceleratorError|"
+                           r"OutOfMemoryError")
+"""Messages (and torch error types) of faults that leave a GPU process unusable, as
+opposed to ordinary errors that would fail the same way anywhere."""
 
 
 class BackendError(OptsearchError):

@@ -97,11 +97,37 @@ def score_to_dict(score: Any) -> dict[str, Any]:
 
 
 def score_job(job: tuple[str, list[str]]) -> tuple[list[dict[str, Any]], float]:
-    """Score the programs of one job; returns ``(scores, wall seconds)``."""
+    """Score the programs of one job; returns ``(scores, wall seconds)``.
+
+    If the batch raises, each program is scored alone: one that still raises scores worst
+    with the error as its failure (so a single pathological program cannot stop a search
+    for ever), and if every program raises the original error propagates (the evaluator
+    or the device is broken, and the run should stop, resumable, rather than score
+    everything worst).
+    """
     spec_json, texts = job
     evaluator = evaluator_for(spec_json)
     start = time.perf_counter()
-    scores = evaluator.score([parse(t) for t in texts])
-    if len(scores) != len(texts):
-        raise RuntimeError(f"evaluator returned {len(scores)} scores for {len(texts)} programs")
-    return [score_to_dict(s) for s in scores], time.perf_counter() - start
+    programs = [parse(t) for t in texts]
+    try:
+        scores = [score_to_dict(s) for s in _checked(evaluator.score(programs), len(texts))]
+    except Exception as batch_error:  # noqa: BLE001 - see the docstring
+        if len(programs) == 1:
+            raise
+        scores, failed = [], 0
+        for program in programs:
+            try:
+                scores.append(score_to_dict(_checked(evaluator.score([program]), 1)[0]))
+            except Exception as e:  # noqa: BLE001
+                failed += 1
+                scores.append({"fitness": WORST_FITNESS, "per_task": [],
+                               "failure": f"evaluator error: {type(e).__name__}: {e}"[:500]})
+        if failed == len(programs):
+            raise batch_error
+    return scores, time.perf_counter() - start
+
+
+def _checked(scores: list, n: int) -> list:
+    if len(scores) != n:
+        raise RuntimeError(f"evaluator returned {len(scores)} scores for {n} programs")
+    return scores
