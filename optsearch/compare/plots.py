@@ -51,7 +51,7 @@ def plot_curves(result: CompareResult, info: TaskInfo, path: Path) -> Path:
     """Validation loss vs step at each optimizer's best lr: mean line, min–max band."""
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     col = colours(result.labels())
-    seeds = 0
+    partial = False
     for label in result.labels():
         cell = result.cell(info.name, label)
         if cell is None or cell.error or not cell.final:
@@ -62,11 +62,14 @@ def plot_curves(result: CompareResult, info: TaskInfo, path: Path) -> Path:
         for i, r in enumerate(runs):
             v = np.asarray(r.val_loss, dtype=float)
             vals[i, :len(v)] = np.where(np.isfinite(v), v, np.nan)
-        seeds = max(seeds, len(runs))
+        partial |= len(runs) != result.config["seeds"]
         with np.errstate(all="ignore"):
             mean = np.nanmean(vals, axis=0)
             lo, hi = np.nanmin(vals, axis=0), np.nanmax(vals, axis=0)
-        ax.plot(steps, mean, color=col[label], lw=1.8, label=f"{label} (lr {cell.best_lr:.2g})")
+        few = "" if len(runs) == result.config["seeds"] else \
+            f", {len(runs)} seed{'s' if len(runs) != 1 else ''}"
+        ax.plot(steps, mean, color=col[label], lw=1.8,
+                label=f"{label} (lr {cell.best_lr:.2g}{few})")
         ax.fill_between(steps, lo, hi, color=col[label], alpha=0.2, lw=0)
     if info.target is not None:
         ax.axhline(info.target, color="0.4", ls=":", lw=1, label=f"target {info.target:.3g}")
@@ -75,7 +78,9 @@ def plot_curves(result: CompareResult, info: TaskInfo, path: Path) -> Path:
     ax.set_xlabel("training step")
     ax.set_ylabel(f"validation loss, {info.loss_name}")
     ax.set_title(f"{info.name}: validation loss at each optimizer's best lr\n"
-                 f"(line: mean over {seeds} seeds; band: min–max)", fontsize=10)
+                 f"(line: mean over {result.config['seeds']} seeds"
+                 f"{', fewer where the legend says so' if partial else ''}; band: min–max)",
+                 fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -21,11 +21,16 @@ def row(cell: Cell, info: TaskInfo) -> list[str]:
     if cell.error:
         return [cell.label, "—", "failed", "—", "—", "—", "—"]
     s = cell.summary(info.target)
-    loss = (f"{s['loss_mean']:.4f} ± {s['loss_std']:.4f}" if math.isfinite(s["loss_mean"])
-            else "diverged")
+    if not math.isfinite(s["loss_mean"]):
+        loss = "diverged"
+    elif s["finite_seeds"] == 1:
+        loss = f"{s['loss_mean']:.4f} (1 seed)"
+    else:
+        loss = f"{s['loss_mean']:.4f} ± {s['loss_std']:.4f}"
     if s["finite_seeds"] < s["seeds"]:
         loss += f" ({s['seeds'] - s['finite_seeds']} of {s['seeds']} seeds diverged)"
-    acc = (f"{100 * s['acc_mean']:.2f} ± {100 * s['acc_std']:.2f}"
+    acc = (f"{100 * s['acc_mean']:.2f}" + (f" ± {100 * s['acc_std']:.2f}"
+                                            if s["finite_seeds"] > 1 else "")
            if info.classification and math.isfinite(s["acc_mean"]) else "—")
     if info.target is None:
         steps = "—"

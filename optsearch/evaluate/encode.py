@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from primitives import REGISTRY
 from optsearch.program import Call, Const, Expr, Program, Var
 
-N_REG = 16
-"""Registers of the GPU interpreter; programs needing more run on the eager path."""
+N_REG = 64
+"""Registers of the encoding (operands >= N_REG are scalar columns). The GPU kernel has
+fewer (gpu_encode.KERNEL_REGS); programs needing more run on the eager path."""
 
 HOST, TENSOR = 0, 1
 

@@ -161,12 +161,13 @@ class Evaluator:
 
     def score(self, programs: Sequence[Program]) -> list[Score]:
         """One :class:`Score` per program, in order."""
-        from optsearch.evaluate.train import evaluate
+        from optsearch.evaluate.train import encode_all, evaluate
 
         programs = list(programs)
         if not programs:
             return []
         c = self.config
+        encoded = encode_all(programs)
         per_program: list[list[TaskScore]] = [[] for _ in programs]
         for task in self.tasks:
             base = self.baseline(task)
@@ -174,7 +175,7 @@ class Evaluator:
                                (l * f for l, f in zip(base.hurdle_losses, c.hurdle_factors)))) \
                 if c.hurdles else []
             res = evaluate(programs, task, c.seeds, c.lr_multipliers, device=c.device,
-                           steps=c.steps, hurdles=hurdles, backend=c.backend)
+                           steps=c.steps, hurdles=hurdles, backend=c.backend, encoded=encoded)
             scores = task_scores(task.name, base.loss, res.final_loss, res.diverged_step,
                                  res.stopped_step, c.lr_multipliers, c.nan_policy)
             for i, s in enumerate(scores):

@@ -19,9 +19,9 @@ from torch import Tensor
 from optsearch.evaluate.encode import N_REG, Encoded, EncodeError
 from optsearch.evaluate.gpu_encode import OP_RED, OP_ROWDOT, OP_SEGC, GpuProgram, lower
 from optsearch.evaluate.gpu_kernel import LANE_INFO, load_kernel, pack
+from optsearch.evaluate.lanes import Lanes
 from optsearch.evaluate.scalars import column_table, eval_column
 from optsearch.program import Const
-from optsearch.evaluate.lanes import Lanes
 from proxy_tasks.base import Layout
 
 SEG_BLOCK, SEG_WARPS = 512, 4      # lanes whose programs need per-tensor information
@@ -88,7 +88,7 @@ class KernelUpdate:
         self.nred = max(len(p.red_pos) for p in progs)
         nr = max(1, self.nred)
         ncol = max(1, max(p.n_columns for p in progs))
-        if ncol + N_REG > 255:
+        if ncol + N_REG > 255:           # operands are 8-bit fields
             raise EncodeError(f"a program needs {ncol} scalar columns; the kernel allows {255 - N_REG}")
         instr = np.zeros((N, ni), dtype=np.int64)
         lanei = np.zeros((N, LANE_INFO + self.ns), dtype=np.int32)

@@ -60,6 +60,15 @@ class GpuProgram:
     n_columns: int
 
 
+def fits_kernel(enc: Encoded) -> bool:
+    """Whether the GPU kernel can run this program (else it trains on the eager path)."""
+    try:
+        lower(enc)
+    except EncodeError:
+        return False
+    return len(enc.columns) + N_REG <= 255
+
+
 def lower(enc: Encoded) -> GpuProgram:
     """Class analysis and pseudo-op selection; raises EncodeError if the kernel can't run it."""
     if enc.n_regs > KERNEL_REGS:

@@ -79,7 +79,7 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
              steps: int | None = None, base_lr: float | None = None,
              hurdles: Sequence[tuple[int, float]] = (), record_curves: bool = False,
              backend: str = "auto", dtype: torch.dtype = torch.float32,
-             compile: bool = True) -> LaneResults:
+             compile: bool = True, encoded: Sequence[Encoded] | None = None) -> LaneResults:
     """Train every (program, seed, lr multiplier) lane on ``task``; see :class:`LaneResults`.
 
     Args:
@@ -90,19 +90,52 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
         backend: "eager", "triton" (CUDA only) or "auto" (triton on CUDA when available).
         compile: on the triton backend, ``torch.compile`` the forward/backward (pays off
             for long runs; off saves the compile time in short ones).
+        encoded: ``encode_all(programs)`` if already done (encoding is host time; the
+            Evaluator encodes once for all of its tasks).
     """
     device = torch.device(device)
     steps = int(steps or task.steps)
     lanes = make_lanes(len(programs), seeds, lr_multipliers, task.lr if base_lr is None else base_lr)
-    encoded = encode_all(programs)
+    if encoded is None:
+        encoded = encode_all(programs)
+    elif len(encoded) != len(programs):
+        raise ValueError(f"{len(encoded)} encodings for {len(programs)} programs")
+    encoded = list(encoded)
     backend = _pick_backend(backend, device)
     if backend == "triton":
         from optsearch.evaluate.gpu import run_graphed
+        from optsearch.evaluate.gpu_encode import fits_kernel
 
+        fits = [fits_kernel(e) for e in encoded]
+        if not all(fits):     # the kernel can't run some: those train apart, eagerly
+            return _split(programs, encoded, fits, task, seeds, lr_multipliers, device=device,
+                          steps=steps, base_lr=lanes.base_lr, hurdles=hurdles,
+                          record_curves=record_curves, dtype=dtype, compile=compile)
         return run_graphed(task, lanes, encoded, steps, hurdles, record_curves, device, dtype,
                            compile=compile)
     tables = [column_table(e, lanes.lrs, steps) for e in encoded]
     return _run_eager(task, lanes, encoded, tables, steps, hurdles, record_curves, device, dtype)
+
+
+def _split(programs, encoded, fits, task, seeds, mults, **kw) -> LaneResults:
+    parts = []
+    for ok, backend in ((True, "triton"), (False, "eager")):
+        idx = [i for i, f in enumerate(fits) if f == ok]
+        if idx:
+            parts.append((idx, evaluate([programs[i] for i in idx], task, seeds, mults,
+                                        backend=backend, encoded=[encoded[i] for i in idx], **kw)))
+    order = torch.tensor([i for idx, _ in parts for i in idx]).argsort()
+    first = parts[0][1]
+
+    def cat(get):
+        vals = [get(r) for _, r in parts]
+        return None if vals[0] is None else torch.cat(vals)[order]
+
+    lanes = make_lanes(len(programs), first.lanes.seeds, first.lanes.lr_multipliers,
+                       first.lanes.base_lr)
+    hurdle = {k: cat(lambda r, k=k: r.hurdle_loss[k]) for k in first.hurdle_loss}
+    return LaneResults(lanes, cat(lambda r: r.final_loss), cat(lambda r: r.diverged_step),
+                       cat(lambda r: r.stopped_step), cat(lambda r: r.curves), hurdle)
 
 
 def _pick_backend(backend: str, device: torch.device) -> str:

@@ -87,3 +87,26 @@ def test_run_reference(tmp_path, monkeypatch):
 def test_duplicate_labels_are_made_unique():
     labels = [c.label for c in unique_labels([load_candidate("lion"), load_candidate("lion")])]
     assert labels == ["lion", "lion#2"]
+
+
+def test_exported_file_matches_the_rule(tmp_path):
+    """A file written by `optsearch export` (a shared base class + the optimizer) loads by
+    path and steps exactly like the rule it came from."""
+    from optsearch.cli import main
+
+    path = tmp_path / "lion_export.py"
+    if main(["export", "lion", "-o", str(path)]) != 0:
+        pytest.skip("optsearch export is not available")
+    exported = load_candidate(str(path))
+    assert exported.kind == "py" and exported.label.startswith("lion_export.py:")
+    torch.manual_seed(0)
+    w0, grads = torch.randn(5), [torch.randn(5) for _ in range(3)]
+    out = []
+    for cand in (exported, load_candidate("lion")):
+        w = torch.nn.Parameter(w0.clone())
+        opt = cand.make([w], 0.01)
+        for g in grads:
+            w.grad = g.clone()
+            opt.step()
+        out.append(w.detach())
+    torch.testing.assert_close(out[0], out[1], rtol=0, atol=1e-7)

@@ -102,3 +102,19 @@ def test_budget_skips_runs_not_started_in_time():
     assert any("run(s) skipped: the time budget" in m for m in messages)
     for cell in result.cells:
         assert cell.error.startswith("skipped: the time budget") and not cell.sweep
+
+
+def test_worker_processes_load_py_files_by_path(files):
+    """Spawned workers import the user's .py optimizer themselves (nothing pickled)."""
+    cfg = CompareConfig(lrs=(1e-2,), steps=5, seeds=2)
+    with Runner(workers=2, threads=1) as runner:
+        result = run_compare([files["good_opt"], "adamw"], ["digits_mlp"], cfg, runner,
+                             lambda m: None)
+    serial_cfg = CompareConfig(lrs=(1e-2,), steps=5, seeds=2)
+    with Runner() as runner:
+        serial = run_compare([files["good_opt"]], ["digits_mlp"], serial_cfg, runner,
+                             lambda m: None)
+    cell = result.cell("digits_mlp", "plain_sgd.py:PlainSGD")
+    assert cell.error is None and [r.seed for r in cell.final] == [0, 1]
+    assert [r.val_loss for r in cell.final] == \
+        [r.val_loss for r in serial.cell("digits_mlp", "plain_sgd.py:PlainSGD").final]

@@ -48,3 +48,14 @@ def test_steps_to_target():
     reached = rec.steps_to(rec.val_loss[-1])
     assert reached is not None and reached in rec.eval_steps
     assert rec.steps_to(-1.0) is None
+
+
+def test_optimizer_constructor_raising_is_recorded(tmp_path):
+    path = tmp_path / "picky.py"
+    path.write_text("import torch\n\nclass Picky(torch.optim.Optimizer):\n"
+                    "    def __init__(self, params, lr=1e-3):\n"
+                    "        raise ValueError(f'Invalid lr: {lr}')\n")
+    task = get_task("digits_mlp")
+    rec = train_run(task, load_candidate(str(path)), 1e-2, seed=0, steps=5)
+    assert rec.error == ("picky.py:Picky: building the optimizer raised ValueError: "
+                         "Invalid lr: 0.01 (at picky.py:5)")

@@ -102,3 +102,15 @@ def test_random_programs_are_valid_and_deterministic():
         assert parse(to_text(p)) == p
     with pytest.raises(ValueError, match="unknown primitive"):
         random_program(rng, 3, {"sgn": 1.0})
+
+
+def test_lr_sensitivity_plot(tmp_path):
+    from optsearch.evaluate.sensitivity import lr_sensitivity, plot_lr_sensitivity
+
+    task = make_task("teacher_student")
+    curves = lr_sensitivity([optsearch.known("adamw"), optsearch.known("sgd")], task,
+                            (0.1, 1.0, 10.0), steps=20)
+    assert list(curves) == ["adamw", "sgd"] and all(len(v) == 3 for v in curves.values())
+    png = plot_lr_sensitivity([optsearch.known("adamw")], task, tmp_path / "s.png", (0.5, 2.0),
+                              steps=20, baseline_dir=str(tmp_path))
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -50,3 +50,12 @@ def test_gpu_deterministic():
 def test_every_task_on_gpu(name):
     check_lanes(_programs(4, seed=len(name)), make_task(name), steps=8, seeds=(0,),
                 mults=(1.0,), device="cuda", backend="triton", compile=False)
+
+
+def test_programs_too_big_for_the_kernel_train_on_the_eager_path():
+    n = 14                                     # more live values than the kernel's registers
+    body = "\n".join(f"    v{i} = g * {i + 1}.0 + w" for i in range(n))
+    total = " + ".join(f"sin(v{i})" for i in range(n))
+    big = parse(f"def big(w, g, lr):\n{body}\n    return lr * ({total})\n")
+    check_lanes([optsearch.known("adamw"), big, BOOM], make_task("digits_mlp"), steps=8,
+                device="cuda", backend="triton", compile=False)

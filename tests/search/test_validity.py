@@ -13,7 +13,9 @@ from optsearch.search.validity import invalid_reason
     ("def f(w, g, lr):\n    return 0.0 * g\n", "zero"),
     ("def f(w, g, lr):\n    return lr * w\n", "independent of g"),
     ("def f(w, g, lr):\n    return lr * sign(w) + 0.0 * g\n", "independent of g"),
-    ("def f(w, g, lr):\n    return cos(0.6) * g\n", "independent of lr"),
+    ("def f(w, g, lr):\n    return cos(0.6) * g\n", "not proportional to lr"),
+    ("def f(w, g, lr):\n    return 1.5 * g + maximum(g, lr * w)\n", "not proportional to lr"),
+    ("def f(w, g, lr):\n    return lr * lr * g\n", "not proportional to lr"),
 ])
 def test_useless_programs_are_rejected(text, reason):
     assert reason in (invalid_reason(parse(text)) or "")
