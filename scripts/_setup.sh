@@ -9,12 +9,15 @@ fi
 stamp=.venv/.optsearch-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-    # torch first, pinned: this version's CPU wheel is local; a bare 'torch' pulls a CUDA build.
-    if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
-        .venv/bin/python -m pip install -q "torch==2.13.0"
-    fi
-    .venv/bin/python -m pip install -q -e ".[test]"
+    log=.venv/install.log
+    echo "setting up .venv (torch 2.13.0 CPU, then optsearch[test]); log: $log" >&2
+    {
+        # torch first, pinned: this version's CPU wheel is local; a bare 'torch' pulls a CUDA build.
+        if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+            .venv/bin/python -m pip install "torch==2.13.0"
+        fi
+        .venv/bin/python -m pip install -e ".[test]"
+    } >"$log" 2>&1 || { tail -n 40 "$log" >&2; echo "setup failed; see $log" >&2; exit 1; }
     echo "$want" > "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"

@@ -69,7 +69,7 @@ def add_config_arguments(p: argparse.ArgumentParser, only: set[str] | None = Non
         if only is None or key in only:
             f = RunConfig.__dataclass_fields__[key]
             kind = field_type(f.type)
-            p.add_argument(_flag(None, key), dest=f"cfg.{key}", type=kind,
+            p.add_argument(_flag(None, key), dest=f"cfg.{key}", type=kind, metavar=key.upper(),
                            default=argparse.SUPPRESS, help=f"{help} (default: {getattr(defaults, key)!r})")
     groups: dict[str, Any] = {}
     for section, f in section_fields():
@@ -94,6 +94,8 @@ def add_config_arguments(p: argparse.ArgumentParser, only: set[str] | None = Non
             kw["type"] = kind
             if f.metadata.get("choices"):
                 kw["choices"] = f.metadata["choices"]
+            else:
+                kw["metavar"] = f.name.upper()
         g.add_argument(_flag(section, f.name), **kw)
 
 

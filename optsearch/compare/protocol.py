@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import time
-from itertools import zip_longest
 from dataclasses import asdict, dataclass
+from itertools import zip_longest
 from typing import Callable, Sequence
 
 import torch

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from optsearch.program import Call, Const, Expr, Program, Var
+from optsearch.program import Const, Expr, Program, Var
 
 # precedence: higher binds tighter
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5

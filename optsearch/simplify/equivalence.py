@@ -37,6 +37,7 @@ import torch
 from optsearch.interpret import init_state, step
 from optsearch.program import Program
 from optsearch.simplify.flow import SympyFlow, sympy_flow
+from optsearch.simplify.timebox import SympyTimeout, hard_limit
 
 Method = Literal["symbolic", "numeric"]
 MAX_STATE_PERMUTATIONS = 24
@@ -105,6 +106,14 @@ def is_zero(d: sp.Expr) -> bool:
 
 def symbolic_equal(p: Program, q: Program, shared: bool, budget_s: float = 2.0) -> bool | None:
     """True if sympy proves p == q; None if it cannot decide (or ``budget_s`` is spent)."""
+    try:
+        with hard_limit(budget_s + 1.0):  # a rare sympy call can run for minutes
+            return _symbolic_equal(p, q, shared, budget_s)
+    except SympyTimeout:
+        return None
+
+
+def _symbolic_equal(p: Program, q: Program, shared: bool, budget_s: float) -> bool | None:
     deadline = time.perf_counter() + budget_s
     try:
         fp = sympy_flow(p, None if shared else p.defaults)

@@ -20,8 +20,10 @@ from optsearch.simplify.fold import fold_constants
 from optsearch.simplify.inline import inline_temporaries
 from optsearch.simplify.lr import absorb_lr
 from optsearch.simplify.sign import sign_invariance
+from optsearch.simplify.timebox import SympyTimeout, hard_limit
 
 MAX_ROUNDS = 8
+HARD_GRACE_S = 1.5  # on top of the sympy budget, for the cheap passes and one slow call
 
 CHEAP_PASSES: tuple[tuple[str, Callable[[Program], Program]], ...] = (
     ("fold constants", fold_constants),
@@ -86,22 +88,29 @@ def simplify_report(program: Program, *, use_sympy: bool = True, absorb: bool = 
             steps.append(Step(name, new))
             p = new
 
-    for _ in range(MAX_ROUNDS):
-        before = p
-        for name, fn in CHEAP_PASSES:
-            run(name, fn)
-        if use_sympy:
-            left = budget_s - (time.perf_counter() - start)
-            if left > 0:
-                canon, note = canonicalize(p, left)
-                if note and note not in notes:
-                    notes.append(note)
-                run("sympy canonical form", lambda _p, c=canon: c)
-            elif not any("budget" in n for n in notes):
-                notes.append(f"sympy time budget ({budget_s:.1f} s) spent; "
-                             "finished with the cheaper passes")
-        if p == before:
-            break
+    try:
+        # A hard cap on top of the cooperative budget: a rare sympy call can run for
+        # minutes. Each pass's result is only kept once complete, so ``p`` is always valid.
+        with hard_limit(budget_s + HARD_GRACE_S):
+            for _ in range(MAX_ROUNDS):
+                before = p
+                for name, fn in CHEAP_PASSES:
+                    run(name, fn)
+                if use_sympy:
+                    left = budget_s - (time.perf_counter() - start)
+                    if left > 0:
+                        canon, note = canonicalize(p, left)
+                        if note and note not in notes:
+                            notes.append(note)
+                        run("sympy canonical form", lambda _p, c=canon: c)
+                    elif not any("budget" in n for n in notes):
+                        notes.append(f"sympy time budget ({budget_s:.1f} s) spent; "
+                                     "finished with the cheaper passes")
+                if p == before:
+                    break
+    except SympyTimeout:
+        notes.append(f"hard time limit ({budget_s + HARD_GRACE_S:.1f} s) reached; "
+                     "kept the result of the passes finished so far")
     lr_scale = 1.0
     if absorb:
         new, lr_scale = absorb_lr(p)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import optsearch
 from optsearch.simplify import equivalent
 from optsearch.simplify.canonical import canonicalize
@@ -187,3 +189,34 @@ def test_absorb_lr_reports_the_factor_and_is_exact_at_scaled_lr():
     same(p, scaled(q, k))
     _, k2 = absorb_lr(P("def p(w, g, lr):\n    return -0.5 * lr * g\n"))
     assert k2 == 1.0  # a negative factor is not a learning rate
+
+
+def test_hard_limit_interrupts_a_long_pure_python_call():
+    import time
+
+    from optsearch.simplify.timebox import SympyTimeout, hard_limit
+
+    start = time.perf_counter()
+    with pytest.raises(SympyTimeout):
+        with hard_limit(0.2):
+            while True:  # stands in for a sympy call that never returns
+                sum(range(1000))
+    assert time.perf_counter() - start < 2.0
+    with hard_limit(0.5):  # a block that finishes in time is untouched
+        assert sum(range(10)) == 45
+
+
+def test_simplify_keeps_finished_passes_when_the_hard_limit_fires(monkeypatch):
+    import time
+
+    from optsearch.simplify import pipeline
+
+    def slow(program, budget_s):
+        while True:
+            time.sleep(0.01)
+
+    monkeypatch.setattr(pipeline, "canonicalize", slow)
+    p = optsearch.parse("def f(w, g, lr):\n    dead = g * 3.0\n    return lr * sign(g)\n")
+    report = pipeline.simplify_report(p, budget_s=0.2)
+    assert "dead" not in str(report.result)  # the cheap passes before sympy were kept
+    assert any("hard time limit" in n for n in report.notes)
