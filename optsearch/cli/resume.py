@@ -27,22 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from optsearch.cli.search import flags_to_dict, limit_text
+    from optsearch.cli.search import flags_to_dict, run_to_end
     from optsearch.search import Search
-    from optsearch.search.display import SearchDisplay, print_summary
 
     changes = flags_to_dict(args)
     runs_dir = changes.pop("runs_dir", "runs")
     search = Search.resume(args.run, runs_dir, changes)
     print(f"resuming run {search.store.run_id} after generation {search.generation} "
           f"({search.totals.trained} programs trained so far)", flush=True)
-    try:
-        with SearchDisplay(limit_text(search.config), quiet=args.quiet) as display:
-            search.run(display)
-        print_summary(search.summary(max(args.top, 1)), top=args.top)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: optsearch resume {search.store.run_id}")
-        return 130
-    finally:
-        search.close()
-    return 0
+    return run_to_end(search, args)

@@ -147,7 +147,6 @@ def limit_text(config) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from optsearch.search import Search
-    from optsearch.search.display import SearchDisplay, print_summary
 
     config = build_config(args)
     if args.top < 0:
@@ -155,8 +154,15 @@ def run(args: argparse.Namespace) -> int:
     search = Search.create(config, args.run_id)
     print(f"run {search.store.run_id} in {config.runs_dir}/ (stop any time; continue with "
           f"`optsearch resume {search.store.run_id}`)", flush=True)
+    return run_to_end(search, args)
+
+
+def run_to_end(search, args: argparse.Namespace) -> int:
+    """Run ``search`` with the live display, print its summary, close it (search and resume)."""
+    from optsearch.search.display import SearchDisplay, print_summary
+
     try:
-        with SearchDisplay(limit_text(config), quiet=args.quiet) as display:
+        with SearchDisplay(limit_text(search.config), quiet=args.quiet) as display:
             search.run(display)
         print_summary(search.summary(max(args.top, 1)), top=args.top)
     except KeyboardInterrupt:

@@ -234,11 +234,16 @@ class RunStore:
         """Write checkpoint.json atomically (temporary file, fsync, rename)."""
         final = self.path / CHECKPOINT_NAME
         tmp = final.with_suffix(".json.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
+        try:
+            with tmp.open("w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except OSError as e:  # disk full, quota, I/O error: keep the previous checkpoint
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{final}: could not write the checkpoint ({e.strerror or e}); "
+                             "the previous checkpoint is intact") from None
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         p = self.path / CHECKPOINT_NAME

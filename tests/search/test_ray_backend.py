@@ -226,13 +226,13 @@ def test_killed_actor_mid_run_loses_nothing(tmp_path, backend, monkeypatch):
     assert [r[0] for r in rows] == list(range(remote.next_id))  # every program once
     assert rows == reference.rows
     assert list(remote.logbook) == list(reference.logbook)
-    assert len(backend.actors()) == 2  # the dead actor was replaced
+    assert len(backend.wait_ready()) == 2  # the dead actor was replaced
 
 
 def test_all_actors_lost_is_a_clear_error(backend):
     """Last, as it uses up the shared actors (a later map would start new ones)."""
     backend.max_restarts = 0
-    for actor in backend.actors():
+    for actor in backend.wait_ready():
         os.kill(actor["pid"], signal.SIGKILL)
     with pytest.raises(BackendError, match="all 2 Ray evaluator actors died"):
         list(backend.map(square_job, [1, 2, 3]))

@@ -39,6 +39,15 @@ chunk = 1
     return path
 
 
+def fresh_context():
+    """A forkserver: children fork from a clean process that has already imported optsearch
+    and torch, so they start at once and inherit no threads of the test process (forking a
+    process that ran Ray or torch threads can deadlock the child)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tests.search.test_resume"])
+    return ctx
+
+
 def _cli(argv: list[str]) -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
     sys.exit(main(argv))
@@ -79,7 +88,7 @@ def test_kill_9_mid_generation_then_resume_matches_uninterrupted(tmp_path):
     cfg = _toml(tmp_path / "run.toml", runs, log, 0.1)
     # A forked child runs `optsearch search` (torch is already imported, so it starts at
     # once); it is stopped by a real SIGKILL, as a kill -9 from a shell would.
-    ctx = multiprocessing.get_context("fork")
+    ctx = fresh_context()
     proc = ctx.Process(target=_cli, args=(["search", "--config", str(cfg), "--run-id", "killed",
                                            "--quiet"],))
     proc.start()

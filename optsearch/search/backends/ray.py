@@ -266,6 +266,19 @@ class RayBackend:
         self._owns_ray = False
 
     # ----- work --------------------------------------------------------------------
+    def wait_ready(self, timeout: float | None = None) -> list[dict[str, Any]]:
+        """Finish pending actor start-ups (replacements of dead actors), then :meth:`actors`.
+
+        Replacements otherwise finish their handshake during the next ``map``.
+        """
+        end = time.monotonic() + (self.start_timeout if timeout is None else timeout)
+        while self._starting and time.monotonic() < end:
+            ready, _ = self._ray.wait(list(self._starting), num_returns=1,
+                                      timeout=max(0.0, end - time.monotonic()))
+            for ref in ready:
+                self._greet(ref)
+        return self.actors()
+
     def actors(self) -> list[dict[str, Any]]:
         """Handshake info of the live actors (pid, host, gpus, version)."""
         return [dict(s.info, slot=s.index) for s in self._slots if s.alive]
