@@ -16,7 +16,7 @@ from torch import Tensor
 
 from primitives import REGISTRY
 from optsearch.analysis import state_vars
-from optsearch.program import Call, Const, Expr, Program, Var
+from optsearch.program import Const, Expr, Program, Var
 
 Value = Tensor | float
 

@@ -131,7 +131,7 @@ def per_lane(x: Tensor, lanes: int) -> Tensor:
 
 def cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
     """Mean cross-entropy per lane. ``logits [L, ..., C]``, ``y [G, ...]`` integer labels."""
-    lanes, classes = logits.shape[0], logits.shape[-1]
+    lanes = logits.shape[0]
     logp = torch.log_softmax(logits, dim=-1)
     target = per_lane(y, lanes).unsqueeze(-1).expand(*logp.shape[:-1], 1)
     nll = -torch.gather(logp, -1, target).squeeze(-1)
