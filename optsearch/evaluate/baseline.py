@@ -59,19 +59,30 @@ def hurdle_steps(steps: int) -> tuple[int, ...]:
     return tuple(max(1, round(steps * f)) for f in HURDLE_FRACTIONS)
 
 
-def _path(cache_dir: Path, task: Task, tag: str, steps: int, seeds: Sequence[int]) -> Path:
+def lr_grid(multipliers: Sequence[float] = ()) -> tuple[float, ...]:
+    """:data:`LR_GRID` plus the evaluator's own multipliers, so that a program never wins
+    merely by training at an lr the baseline did not try."""
+    return tuple(sorted(set(LR_GRID) | {float(m) for m in multipliers}))
+
+
+def _path(cache_dir: Path, task: Task, tag: str, steps: int, seeds: Sequence[int],
+          grid: Sequence[float] = LR_GRID) -> Path:
     name = f"{task.key}__{tag}__{steps}__{'-'.join(map(str, seeds))}"
+    if tuple(grid) != LR_GRID:
+        name += "__grid" + "-".join(f"{m:g}" for m in grid)
     return cache_dir / (re.sub(r"[^A-Za-z0-9_.=,-]+", "_", name) + ".json")
 
 
 def compute_baseline(task: Task, device: str | torch.device, seeds: Sequence[int],
-                     steps: int | None = None, backend: str = "auto") -> Baseline:
-    """Train AdamW over :data:`LR_GRID` x ``seeds`` (one batch) and pick the best lr."""
+                     steps: int | None = None, backend: str = "auto",
+                     multipliers: Sequence[float] = ()) -> Baseline:
+    """Train AdamW over :func:`lr_grid` x ``seeds`` (one batch) and pick the best lr."""
     from optsearch.evaluate.train import evaluate
 
     steps = int(steps or task.steps)
     hs = hurdle_steps(steps)
-    res = evaluate([known("adamw")], task, seeds, LR_GRID, device=device, steps=steps,
+    grid = lr_grid(multipliers)
+    res = evaluate([known("adamw")], task, seeds, grid, device=device, steps=steps,
                    hurdles=[(h, math.inf) for h in hs], backend=backend)
     per_lr = res.final_loss[0].mean(0)                   # [M] (NaN if a seed diverged)
     losses = tuple(float(v) for v in per_lr)
@@ -81,24 +92,25 @@ def compute_baseline(task: Task, device: str | torch.device, seeds: Sequence[int
     best = min(finite, key=lambda i: losses[i])
     hl = tuple(float(res.hurdle_loss[h][0, :, best].mean()) for h in hs)
     return Baseline(task.key, device_tag(device), steps, tuple(int(s) for s in seeds),
-                    tuple(task.lr * m for m in LR_GRID), losses, task.lr * LR_GRID[best],
+                    tuple(task.lr * m for m in grid), losses, task.lr * grid[best],
                     losses[best], hs, hl)
 
 
 def tuned_adamw(task: Task, device: str | torch.device, seeds: Sequence[int] = (0, 1, 2),
                 steps: int | None = None, cache_dir: str | Path | None = None,
-                backend: str = "auto", refresh: bool = False) -> Baseline:
-    """The cached baseline for this task/device/budget/seeds, computing it if missing."""
+                backend: str = "auto", refresh: bool = False,
+                multipliers: Sequence[float] = ()) -> Baseline:
+    """The cached baseline for this task/device/budget/seeds/grid, computing it if missing."""
     steps = int(steps or task.steps)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = _path(cache, task, device_tag(device), steps, seeds)
+    path = _path(cache, task, device_tag(device), steps, seeds, lr_grid(multipliers))
     if path.exists() and not refresh:
         try:
             raw = json.loads(path.read_text())
             return Baseline(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
         except (ValueError, TypeError) as exc:
             raise ValueError(f"corrupt baseline cache {path}: {exc}; delete it to recompute") from None
-    base = compute_baseline(task, device, seeds, steps, backend)
+    base = compute_baseline(task, device, seeds, steps, backend, multipliers)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(base), indent=1))

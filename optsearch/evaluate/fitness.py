@@ -32,7 +32,10 @@ class EvalConfig:
         device: torch device string.
         baseline_dir: tuned-AdamW cache folder (default ``$OPTSEARCH_CACHE/baselines`` or
             ``~/.cache/optsearch/baselines``).
-        baseline_seeds: seeds AdamW is tuned over.
+        baseline_seeds: seeds AdamW is tuned over (None: the programs' own ``seeds``, so
+            programs and baseline see the same initial weights and data order). AdamW is
+            tuned over its lr grid plus ``lr_multipliers``, so a program cannot win only by
+            training at an lr the baseline did not try.
         steps: training steps per task (None: each task's own budget).
         hurdles: stop lanes far behind AdamW at 25% and 50% of the budget.
         hurdle_factors: a lane stops when its validation loss exceeds AdamW's at that
@@ -49,7 +52,7 @@ class EvalConfig:
     lr_multipliers: tuple[float, ...] = (0.3, 1.0, 3.0)
     device: str = "cpu"
     baseline_dir: str | None = None
-    baseline_seeds: tuple[int, ...] = (0, 1, 2)
+    baseline_seeds: tuple[int, ...] | None = None
     steps: int | None = None
     hurdles: bool = True
     hurdle_factors: tuple[float, ...] = (3.0, 2.0)
@@ -155,8 +158,10 @@ class Evaluator:
 
         if task.key not in self._baselines:
             c = self.config
-            self._baselines[task.key] = tuned_adamw(task, c.device, c.baseline_seeds, c.steps,
-                                                    c.baseline_dir, c.backend)
+            seeds = c.seeds if c.baseline_seeds is None else c.baseline_seeds
+            self._baselines[task.key] = tuned_adamw(task, c.device, seeds, c.steps,
+                                                    c.baseline_dir, c.backend,
+                                                    multipliers=c.lr_multipliers)
         return self._baselines[task.key]
 
     def score(self, programs: Sequence[Program]) -> list[Score]:

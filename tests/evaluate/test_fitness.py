@@ -55,6 +55,18 @@ def test_tuned_adamw_is_zero_fitness_at_its_best_lr(evaluator):
     assert float(res.final_loss[0, :, 0].mean()) == pytest.approx(base.loss, rel=1e-6)
 
 
+def test_adamw_cannot_beat_its_own_baseline(tmp_path):
+    """With the default pairing (baseline on the programs' seeds, grid including their lr
+    multipliers) AdamW at its defaults scores <= 0 on every task: 0 means "tuned AdamW"."""
+    # digits_mlp at its full 200 steps: with a 3-seed baseline and the plain grid, AdamW
+    # scored +0.08 here (its best multiplier, 3x, is not on the grid), a fake "win".
+    cfg = EvalConfig(tasks=("digits_mlp", "quadratic"), baseline_dir=str(tmp_path))
+    score = Evaluator(cfg).score([optsearch.known("adamw")])[0]
+    assert score.failure is None
+    for t in score.per_task:
+        assert t.fitness <= 1e-9, t
+
+
 def test_baseline_reproduces_and_caches(tmp_path):
     task = make_task("teacher_student")
     a = compute_baseline(task, "cpu", (0, 1), steps=20)
