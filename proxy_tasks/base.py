@@ -87,12 +87,16 @@ class Layout:
 
 @dataclass(frozen=True)
 class TaskData:
-    """Tensors a task trains and validates on (already on the device)."""
+    """Tensors a task trains and validates on (also the data of `optsearch compare` tasks)."""
 
     x_train: Tensor
     y_train: Tensor
     x_val: Tensor
     y_val: Tensor
+
+    def to(self, device: str | torch.device) -> "TaskData":
+        return TaskData(*(t.to(device) for t in (self.x_train, self.y_train,
+                                                  self.x_val, self.y_val)))
 
 
 def lane_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -47,4 +47,4 @@ class Mnist1dCnnTask(CompareTask):
         from proxy_tasks.mnist1d import MNIST1DMLP
 
         d = MNIST1DMLP("small").make_data()  # the proxy's data and split, not a copy of them
-        return TaskData(d.x_train, d.y_train, d.x_val, d.y_val)
+        return d

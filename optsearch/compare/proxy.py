@@ -114,7 +114,7 @@ class ProxyCompareTask(CompareTask):
 
     def make_data(self) -> TaskData:
         d = self.proxy.make_data()
-        return TaskData(d.x_train, d.y_train, d.x_val, d.y_val)
+        return d
 
     def batches(self, data: TaskData, seed: int, steps: int) -> Iterator[tuple[Tensor, Tensor]]:
         """The proxy task's own batches for ``seed`` (the order a search trains with)."""

@@ -8,31 +8,17 @@ gives the same model and batches for every optimizer (common random numbers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator
 
 import torch
 from torch import Tensor, nn
 
 from optsearch.errors import OptsearchError
+from proxy_tasks.base import TaskData  # the proxy tasks' data type serves compare tasks too
 
 
 class TaskError(OptsearchError):
     """A task that cannot be built or gives a non-finite loss before any update."""
-
-
-@dataclass(frozen=True)
-class TaskData:
-    """Tensors on one device: training inputs/targets and validation inputs/targets."""
-
-    x_train: Tensor
-    y_train: Tensor
-    x_val: Tensor
-    y_val: Tensor
-
-    def to(self, device: str | torch.device) -> "TaskData":
-        return TaskData(*(t.to(device) for t in (self.x_train, self.y_train,
-                                                  self.x_val, self.y_val)))
 
 
 class CompareTask:
