@@ -81,12 +81,7 @@ def plot_curves(result: CompareResult, info: TaskInfo, path: Path) -> Path:
                  f"(line: mean over {result.config['seeds']} seeds"
                  f"{', fewer where the legend says so' if partial else ''}; band: min–max)",
                  fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path)
 
 
 def _has_results(result: CompareResult, info: TaskInfo) -> bool:
@@ -131,6 +126,11 @@ def plot_sensitivity(result: CompareResult, info: TaskInfo, path: Path) -> Path:
     ax.set_title(f"{info.name}: sensitivity to the learning rate ({info.steps} steps)\n"
                  f"(mean over {result.config['sweep_seeds']} seed(s) per lr; circled: best lr)",
                  fontsize=10)
+    return _finish(fig, ax, path)
+
+
+def _finish(fig, ax, path: Path) -> Path:
+    """Grid, legend and layout shared by both figures; write the PNG and free the figure."""
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
