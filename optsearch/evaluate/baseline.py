@@ -2,7 +2,9 @@
 
 For a task (name, size, variant), device kind, step budget and seeds, AdamW is trained
 over a log grid of learning rates (all lanes in one batch); the baseline is the best
-grid point's validation loss, averaged over seeds. The record also keeps that lr's
+grid point's validation loss, averaged over seeds. A best point on the grid's edge is not
+"tuned": the grid is then extended by factors of 2 in that direction (up to
+``MAX_EXTENSIONS`` times) until the best lies inside it. The record also keeps that lr's
 validation loss at 25% and 50% of the budget (hurdle thresholds derive from it). Runs
 are deterministic, so recomputing a baseline gives the same number.
 """
@@ -26,6 +28,12 @@ LR_GRID: tuple[float, ...] = tuple(2.0 ** k for k in range(-4, 4))
 """Multipliers of the task's typical lr tried for AdamW (1/16 .. 8)."""
 
 HURDLE_FRACTIONS: tuple[float, ...] = (0.25, 0.5)
+
+MAX_EXTENSIONS: int = 4
+"""Edge extensions per side (each adds two points, x2 and x4 past the edge)."""
+
+CACHE_VERSION = "b2"
+"""In every cache file name; bumped when what a baseline means changes (b2: edge extension)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ def lr_grid(multipliers: Sequence[float] = ()) -> tuple[float, ...]:
 
 def _path(cache_dir: Path, task: Task, tag: str, steps: int, seeds: Sequence[int],
           grid: Sequence[float] = LR_GRID) -> Path:
-    name = f"{task.key}__{tag}__{steps}__{'-'.join(map(str, seeds))}"
+    name = f"{task.key}__{tag}__{steps}__{'-'.join(map(str, seeds))}__{CACHE_VERSION}"
     if tuple(grid) != LR_GRID:
         name += "__grid" + "-".join(f"{m:g}" for m in grid)
     return cache_dir / (re.sub(r"[^A-Za-z0-9_.=,-]+", "_", name) + ".json")
@@ -76,24 +84,44 @@ def _path(cache_dir: Path, task: Task, tag: str, steps: int, seeds: Sequence[int
 def compute_baseline(task: Task, device: str | torch.device, seeds: Sequence[int],
                      steps: int | None = None, backend: str = "auto",
                      multipliers: Sequence[float] = ()) -> Baseline:
-    """Train AdamW over :func:`lr_grid` x ``seeds`` (one batch) and pick the best lr."""
+    """Train AdamW over :func:`lr_grid` x ``seeds`` and pick the best lr, extending the
+    grid past an edge that wins (see the module docstring)."""
     from optsearch.evaluate.train import evaluate
 
     steps = int(steps or task.steps)
     hs = hurdle_steps(steps)
-    grid = lr_grid(multipliers)
-    res = evaluate([known("adamw")], task, seeds, grid, device=device, steps=steps,
-                   hurdles=[(h, math.inf) for h in hs], backend=backend)
-    per_lr = res.final_loss[0].mean(0)                   # [M] (NaN if a seed diverged)
-    losses = tuple(float(v) for v in per_lr)
-    finite = [i for i, v in enumerate(losses) if math.isfinite(v)]
-    if not finite:
+    loss: dict[float, float] = {}
+    hurdle: dict[float, tuple[float, ...]] = {}
+
+    def run(mults: Sequence[float]) -> None:
+        res = evaluate([known("adamw")], task, seeds, mults, device=device, steps=steps,
+                       hurdles=[(h, math.inf) for h in hs], backend=backend)
+        per_lr = res.final_loss[0].mean(0)               # [M] (NaN if a seed diverged)
+        for i, m in enumerate(mults):
+            loss[m] = float(per_lr[i])
+            hurdle[m] = tuple(float(res.hurdle_loss[h][0, :, i].mean()) for h in hs)
+
+    def best() -> float | None:
+        finite = [m for m in sorted(loss) if math.isfinite(loss[m])]
+        return min(finite, key=lambda m: loss[m]) if finite else None
+
+    run(lr_grid(multipliers))
+    for _ in range(2 * MAX_EXTENSIONS):
+        b, grid = best(), sorted(loss)
+        if b is None or grid[0] < b < grid[-1]:
+            break
+        edge = grid[0] if b == grid[0] else grid[-1]
+        f = 0.5 if b == grid[0] else 2.0
+        if abs(math.log2(edge)) >= abs(math.log2(LR_GRID[0])) + 2 * MAX_EXTENSIONS:
+            break
+        run([edge * f, edge * f * f])
+    b = best()
+    if b is None:
         raise RuntimeError(f"AdamW diverged at every lr on {task.key}")
-    best = min(finite, key=lambda i: losses[i])
-    hl = tuple(float(res.hurdle_loss[h][0, :, best].mean()) for h in hs)
+    grid = sorted(loss)
     return Baseline(task.key, device_tag(device), steps, tuple(int(s) for s in seeds),
-                    tuple(task.lr * m for m in grid), losses, task.lr * grid[best],
-                    losses[best], hs, hl)
+                    tuple(task.lr * m for m in grid), tuple(loss[m] for m in grid),
+                    task.lr * b, loss[b], hs, hurdle[b])
 
 
 def tuned_adamw(task: Task, device: str | torch.device, seeds: Sequence[int] = (0, 1, 2),

@@ -126,3 +126,20 @@ def test_lr_sensitivity_plot(tmp_path):
     png = plot_lr_sensitivity([optsearch.known("adamw")], task, tmp_path / "s.png", (0.5, 2.0),
                               steps=20, baseline_dir=str(tmp_path))
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_baseline_grid_extends_past_a_winning_edge(monkeypatch):
+    """teacher_student (300 steps) wants a larger lr than the grid's 8x: the baseline must
+    extend the grid until its best lr is interior, and only ever get better."""
+    import optsearch.evaluate.baseline as bl
+
+    task = make_task("teacher_student")
+    monkeypatch.setattr(bl, "MAX_EXTENSIONS", 0)
+    plain = compute_baseline(task, "cpu", (0, 1))
+    assert plain.best_lr == pytest.approx(max(plain.lrs))          # precondition: edge wins
+    monkeypatch.setattr(bl, "MAX_EXTENSIONS", 4)
+    ext = compute_baseline(task, "cpu", (0, 1))
+    assert max(ext.lrs) > max(plain.lrs)
+    assert min(ext.lrs) < ext.best_lr < max(ext.lrs)
+    assert ext.loss <= plain.loss
+    assert list(ext.lrs) == sorted(ext.lrs) and len(ext.lrs) == len(ext.losses)
