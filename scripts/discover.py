@@ -135,8 +135,10 @@ def cmd_report(args: argparse.Namespace) -> dict:
         probe = Evaluator(EvalConfig(tasks=(task,), size=args.size, seeds=seeds, device=args.device))
         t0_task = probe.tasks[0]
         grid = tuple(sorted({round(lr / t0_task.lr, 10) for lr in probe.baseline(t0_task).lrs}))
+        # per_lr: an lr at which a rule diverges is dropped, as it is for AdamW's grid;
+        # no hurdles: every lane trains the whole budget.
         ev = Evaluator(EvalConfig(tasks=(task,), size=args.size, seeds=seeds, device=args.device,
-                                  lr_multipliers=grid))
+                                  lr_multipliers=grid, nan_policy="per_lr", hurdles=False))
         res = ev.score(programs)
         scores[task] = [s.fitness for s in res]
         best_mult[task] = [s.per_task[0].best_lr_multiplier for s in res]

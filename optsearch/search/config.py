@@ -118,6 +118,9 @@ class WorkersSection:
                       "per GPU, this machine or a cluster; docs/cluster.md), or a plug-in "
                       "module in optsearch/search/backends/")
     workers: int = _f(1, "worker processes (pool backend)")
+    host_workers: int = _f(1, "processes for the per-child host work (fingerprint, validity "
+                           "filter; results are identical). On a many-core GPU machine this "
+                           "work, not training, limits the search: try 8-16 there")
     chunk: int = _f(0, "programs per evaluation batch (0 = split a generation evenly over workers)")
     pad: bool = _f(False, "fill every batch up to `chunk` programs (repeating its last one) so "
                    "a compiling GPU evaluator sees one batch shape; needs chunk > 0")

@@ -27,6 +27,7 @@ from optsearch.parse import parse
 from optsearch.printer import to_text
 from optsearch.program import Program
 from optsearch.search.backends import get_backend
+from optsearch.search.hostpool import HostPool
 from optsearch.search.backends.work import eval_spec
 from optsearch.search.cache import FingerprintCache
 from optsearch.search.config import RunConfig
@@ -91,9 +92,10 @@ class Search:
         self.toolbox.register("map", self.backend.map)
         self.cache = FingerprintCache(config.eval.cache)
         factory = config.eval.factory
+        self.host = HostPool(w.host_workers).start()
         self.scorer = Scorer(store, self.backend, self.cache,
                              eval_spec(factory, eval_options(config)), config.workers.chunk,
-                             config.eval.validity, config.workers.pad)
+                             config.eval.validity, config.workers.pad, host=self.host)
         self.funnel = Funnel.build(store, self.backend, eval_spec(factory, eval_options(config, True)),
                                    config.funnel.k, config.funnel.min_fitness,
                                    config.funnel.hall_of_fame, config.workers.pad)
@@ -165,10 +167,12 @@ class Search:
             raise
         finally:
             self.backend.close()
+            self.host.close()
         return self
 
     def close(self) -> None:
         self.backend.close()
+        self.host.close()
         self.store.close()
 
     def _should_stop(self) -> bool:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from optsearch.printer import to_text
 from optsearch.search.backends.base import Backend
 from optsearch.search.backends.work import score_job
 from optsearch.search.cache import FingerprintCache, program_fingerprint
+from optsearch.search.hostpool import HostPool
 from optsearch.search.individual import WORST_FITNESS, Individual
 from optsearch.search.validity import invalid_reason
 from optsearch.store.runs import ProgramRow, RunStore
@@ -65,6 +66,7 @@ class Scorer:
     validity: bool = True
     pad: bool = False
     on_job: Callable[[dict[str, Any]], None] | None = None
+    host: HostPool = field(default_factory=HostPool)
 
     def job_size(self, n: int) -> int:
         """Programs per job: ``chunk``, or the batch split evenly over the workers."""
@@ -79,7 +81,11 @@ class Scorer:
         hits: list[tuple[Individual, int]] = []
         invalid: list[ProgramRow] = []
         position = {c.id: i for i, c in enumerate(children)}
-        for idx, child in enumerate(children):
+        fresh = [c for c in children if c.id not in stored and not c.fingerprint]
+        for c, fp in zip(fresh, self.host.map(program_fingerprint, [c.program for c in fresh])):
+            c.fingerprint = fp
+        candidates: list[Individual] = []
+        for child in children:
             row = stored.get(child.id)
             if row is not None:
                 child.fingerprint = row.fingerprint
@@ -91,17 +97,19 @@ class Scorer:
                 counts.invalid += (row.failure or "").startswith("invalid")
                 counts.trained += row.trained
                 continue
-            child.fingerprint = child.fingerprint or program_fingerprint(child.program)
             source = self.cache.get(child.fingerprint)
             if source is not None:
                 hits.append((child, source))
                 continue
             self.cache.add(child.fingerprint, child.id)
-            reason = invalid_reason(child.program) if self.validity else None
+            candidates.append(child)
+        reasons = (self.host.map(invalid_reason, [c.program for c in candidates])
+                   if self.validity else [None] * len(candidates))
+        for child, reason in zip(candidates, reasons):
             if reason is not None:
                 child.scored(WORST_FITNESS)
-                invalid.append(self._row(child, generation, idx, WORST_FITNESS, [], 0.0,
-                                         f"invalid: {reason}", None))
+                invalid.append(self._row(child, generation, position[child.id], WORST_FITNESS,
+                                         [], 0.0, f"invalid: {reason}", None))
                 continue
             to_train.append(child)
         if invalid:

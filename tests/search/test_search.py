@@ -103,3 +103,23 @@ def test_padding_batches_changes_no_score(config_factory):
     plain = _run(config_factory(workers={"chunk": 4}), "plain")
     padded = _run(config_factory(workers={"chunk": 4, "pad": True}), "padded")
     assert plain[0] == padded[0] and plain[1] == padded[1]
+
+
+def test_host_workers_change_no_result(config_factory):
+    """Fingerprints and validity probes on a process pool: same programs, same scores."""
+    one = _run(config_factory(search={"generations": 2, "children": 8}), "one")
+    many = _run(config_factory(search={"generations": 2, "children": 8},
+                               workers={"host_workers": 2}), "many")
+    assert one[0] == many[0] and one[1] == many[1]
+    assert sum(r[8] is not None for r in many[1]) > 0        # the cache was exercised too
+
+
+def test_host_pool_maps_in_order():
+    from optsearch.search.hostpool import HostPool
+
+    pool = HostPool(2)
+    try:
+        assert pool.map(abs, range(-20, 0)) == list(range(20, 0, -1))
+        assert pool._pool is not None                          # it really used processes
+    finally:
+        pool.close()

@@ -108,7 +108,8 @@ def score_job(job: tuple[str, list[str]]) -> tuple[list[dict[str, Any]], float]:
     spec_json, texts = job
     evaluator = evaluator_for(spec_json)
     start = time.perf_counter()
-    programs = [parse(t) for t in texts]
+    parsed: dict[str, Any] = {}   # padded jobs repeat one text many times
+    programs = [parsed[t] if t in parsed else parsed.setdefault(t, parse(t)) for t in texts]
     try:
         scores = [score_to_dict(s) for s in _checked(evaluator.score(programs), len(texts))]
     except Exception as batch_error:  # noqa: BLE001 - see the docstring
