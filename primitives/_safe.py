@@ -42,6 +42,8 @@ def np_scalar(fn: Callable[..., np.floating]) -> Callable[..., float]:
 
     scalar.__name__ = getattr(fn, "__name__", "scalar")
     scalar.__doc__ = f"float64 form of {scalar.__name__}"
+    # callers folding many constants enter np.errstate once and call this directly
+    scalar.np_fn = fn  # type: ignore[attr-defined]
     return scalar
 
 

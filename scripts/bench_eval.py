@@ -6,7 +6,11 @@ program at one lr multiplier. For each task and each N, N distinct random progra
 ``--statements`` statements over the full primitive set) each train at every lr
 multiplier (lanes = N x multipliers), with NaN freezing on, through ``evaluate`` (host
 encoding, tables, warm-up, graph capture and validation included in the time; the first
-call per shape, which compiles, is timed apart as ``compile_s``). Compared with
+call per shape, which compiles, is timed apart as ``compile_s``; host caches are cleared
+before every timed call, so each counts as a batch of never-seen programs). The host part
+is also timed alone: ``host_encode_s`` (Program -> register code), ``host_tables_s``
+(instruction tables, scalar columns, upload), ``host_prep_s`` (their sum) and
+``host_prep_warm_s`` (the same with the programs already cached). Compared with
 (a) the naive loop: one model per candidate, ``optsearch.optimizer(program)``, and
 (b) the ceiling: the same fixed rule (AdamW) in every lane -- on CUDA a torch.compile'd
 fused update inside the same CUDA-graphed step, on CPU one eager group.
@@ -30,6 +34,7 @@ import torch  # noqa: E402
 import optsearch  # noqa: E402
 from optsearch.evaluate import encode, evaluate, random_program  # noqa: E402
 from optsearch.evaluate.reference import train_alone  # noqa: E402
+from optsearch.evaluate.train import clear_host_caches  # noqa: E402
 from proxy_tasks import make_task  # noqa: E402
 
 
@@ -92,21 +97,30 @@ def ceiling(task, n_lanes: int, steps: int, device: str, mults) -> float:
     return timed(go, device)
 
 
-def prepare(programs, task, mults, steps: int, device: str) -> None:
-    """The host-side work of one evaluation: encoding, tables, per-lane program data."""
-    from optsearch.evaluate.lanes import make_lanes
-    from optsearch.evaluate.train import encode_all
+def prepare(programs, task, mults, steps: int, device: str, cold: bool = True) -> tuple[float, float]:
+    """The host-side work of one evaluation: (encoding seconds, tables seconds).
 
+    ``cold`` first clears the host caches (encodings, lowerings, interned columns and
+    their values), so the programs count as never seen before."""
+    from optsearch.evaluate.lanes import make_lanes
+    from optsearch.evaluate.train import clear_host_caches, encode_all
+
+    if cold:
+        clear_host_caches()
+    t0 = time.perf_counter()
     encoded = encode_all(programs)
+    t_enc = time.perf_counter() - t0
     lanes = make_lanes(len(programs), (0,), mults, task.lr)
     if device == "cuda":
         from optsearch.evaluate.gpu import KernelUpdate
 
         KernelUpdate(encoded, lanes, task.layout(1), steps, torch.device(device))
     else:
-        from optsearch.evaluate.scalars import column_table
+        from optsearch.evaluate.scalars import column_tables
 
-        [column_table(e, lanes.lrs, steps) for e in encoded]
+        column_tables(encoded, lanes.lrs, steps)
+    sync(device)
+    return t_enc, time.perf_counter() - t0 - t_enc
 
 
 def naive(task, programs, steps: int, device: str, mults) -> float:
@@ -166,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             programs = pool[:n]
             lanes = n * len(mults)
 
-            def run():
+            def run():          # cold host caches: every program encoded as if new
+                clear_host_caches()
                 return evaluate(programs, task, (0,), mults, steps=steps, device=args.device)
 
             tc = None
@@ -177,10 +192,15 @@ def main(argv: list[str] | None = None) -> int:
                     gpu.FLAT_BLOCK, gpu.FLAT_WARPS = config
                 first = timed(run, args.device)
                 t = timed(run, args.device)
-                prep = timed(lambda: prepare(programs, task, mults, steps, args.device), args.device)
+                t_enc, t_tab = prepare(programs, task, mults, steps, args.device)
+                prep = t_enc + t_tab
+                warm = sum(prepare(programs, task, mults, steps, args.device, cold=False))
                 if tc is None and not args.no_ceiling:
                     tc = ceiling(task, lanes, steps, args.device, mults)
                 row = one_row(name, task, steps, n, lanes, t, first, prep, live, t_naive, tc)
+                row["host_encode_s"] = round(t_enc, 3)
+                row["host_tables_s"] = round(t_tab, 3)
+                row["host_prep_warm_s"] = round(warm, 3)
                 row["flat_config"] = config
                 out["results"].append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)

@@ -17,7 +17,13 @@ Register conventions: ``r0 = w`` (kept live to the end: the executor computes
 
 from __future__ import annotations
 
+import heapq
+import math
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import numpy as np
+
 from primitives import REGISTRY
 from optsearch.program import Call, Const, Expr, Program, Var
 
@@ -35,8 +41,9 @@ class EncodeError(ValueError):
     """The program cannot be encoded for a batched executor (the message says why)."""
 
 
-@dataclass(frozen=True)
-class Instr:
+class Instr(NamedTuple):
+    """One instruction (a named tuple: thousands are built per batch, and tuples are cheap)."""
+
     op: str
     dst: int
     args: tuple[int, ...]
@@ -71,145 +78,201 @@ class Encoded:
         return self.n_reductions == 0
 
 
-class _Builder:
-    """SSA graph. Nodes: ('in', reg) | ('c', value) | ('v', name) | ('h', op, args) (HOST)
-    | ('op', op, args) (TENSOR); args are node ids, so keys hash in constant time."""
+def _folders() -> dict[str, Callable[..., float]]:
+    """Each primitive's float64 scalar form without its per-call ``np.errstate`` (the
+    caller enters it once): folding dominated encoding time with it."""
+    out: dict[str, Callable[..., float]] = {}
+    for name, prim in REGISTRY.items():
+        fn = getattr(prim.scalar, "np_fn", None)
+        if fn is None:
+            out[name] = prim.scalar
+        else:
+            f64 = np.float64
+            out[name] = (lambda fn: lambda *a: float(fn(*[f64(x) for x in a])))(fn)
+    return out
 
-    def __init__(self) -> None:
-        self.nodes: list[tuple] = []
-        self.ranks: list[int] = []
-        self.memo: dict[tuple, int] = {}
 
-    def add(self, key: tuple, rank: int) -> int:
-        n = self.memo.get(key)
-        if n is None:
-            n = self.memo[key] = len(self.nodes)
-            self.nodes.append(key)
-            self.ranks.append(rank)
-        return n
+_FOLD = _folders()
+_ELEMENTWISE = frozenset(n for n, p in REGISTRY.items() if p.kind == "elementwise")
+_LR, _T = Var("lr"), Var("t")
+_INTERN: dict[tuple, Expr] = {}
+_INTERN_MAX = 1 << 20
+"""Column expressions are interned: structurally equal columns of different programs are
+one object, so the scalar table dedupes them by identity instead of deep hashing."""
 
-    def call(self, op: str, args: tuple[int, ...]) -> int:
-        ranks, nodes = self.ranks, self.nodes
-        if all(ranks[a] == HOST for a in args):
-            if all(nodes[a][0] == "c" for a in args):       # fold constants, as the host would
-                return self.add(("c", REGISTRY[op].scalar(*(nodes[a][1] for a in args))), HOST)
-            return self.add(("h", op, args), HOST)
-        if op == "interp" and ranks[args[2]] == HOST:
-            # the reference computes (1 - a) on the host in float64 when a is a host scalar
-            x, y, a = args
-            one_minus_a = self.call("sub", (self.add(("c", 1.0), HOST), a))
-            if ranks[x] == HOST:                            # (1 - a) * x is host-only too
-                return self.call("add", (self.call("mul", (one_minus_a, x)), self.call("mul", (a, y))))
-            return self.add(("op", op, (x, y, a, one_minus_a)), TENSOR)
-        return self.add(("op", op, args), TENSOR)
 
-    def host_expr(self, n: int, memo: dict[int, Expr | float]) -> Expr | float:
-        """The host node ``n`` as an IR expression over constants, ``lr`` and ``t``."""
-        if n not in memo:
-            key = self.nodes[n]
-            if key[0] == "c":
-                memo[n] = key[1]            # a float (folded constants may be inf/nan)
-            elif key[0] == "v":
-                memo[n] = Var(key[1])
-            else:
-                memo[n] = Call(key[1], tuple(self.host_expr(a, memo) for a in key[2]))
-        return memo[n]
+def clear_interned() -> None:
+    _INTERN.clear()
+
+
+def _leaf_key(x: Expr | float) -> object:
+    if isinstance(x, float):             # -0.0 and 0.0 are different constants here
+        return (x, math.copysign(1.0, x)) if x == 0.0 else (x,)
+    return id(x)
+
+
+def _intern(op: str, args: tuple) -> Expr:
+    key = (op, *[_leaf_key(a) for a in args])
+    e = _INTERN.get(key)
+    if e is None:
+        if len(_INTERN) >= _INTERN_MAX:
+            _INTERN.clear()
+        e = _INTERN[key] = Call(op, args)
+    return e
 
 
 def encode(program: Program) -> Encoded:
     """Encode ``program`` (raises :class:`EncodeError` if it needs too many registers)."""
+    with np.errstate(all="ignore"):
+        return encode_unchecked(program)
+
+
+def encode_unchecked(program: Program) -> Encoded:
+    """:func:`encode` without entering ``np.errstate(all="ignore")``: for callers that
+    encode many programs inside one such block (folding must never warn or raise)."""
     consts = dict(program.hyperparams)
-    b = _Builder()
-    env: dict[str, int] = {"w": b.add(("in", 0), TENSOR), "g": b.add(("in", 1), TENSOR)}
-    state: dict[str, int] = {}            # state variable -> node of its old value
+    # SSA graph. Node keys: ('in', reg) | ('c', value) | ('v', name) | ('h', op, args) (HOST)
+    # | ('op', op, args) (TENSOR); args are node ids, so keys hash in constant time.
+    nodes: list[tuple] = []
+    host: list[bool] = []
+    memo: dict[tuple, int] = {}
+    fold = _FOLD
+
+    def add(key: tuple, is_host: bool) -> int:
+        n = memo.get(key)
+        if n is None:
+            n = memo[key] = len(nodes)
+            nodes.append(key)
+            host.append(is_host)
+        return n
+
+    def call(op: str, args: tuple[int, ...]) -> int:
+        for a in args:
+            if not host[a]:
+                break
+        else:
+            for a in args:
+                if nodes[a][0] != "c":
+                    return add(("h", op, args), True)
+            return add(("c", fold[op](*[nodes[a][1] for a in args])), True)
+        if op == "interp" and host[args[2]]:
+            # the reference computes (1 - a) on the host in float64 when a is a host scalar
+            x, y, a = args
+            one_minus_a = call("sub", (add(("c", 1.0), True), a))
+            if host[x]:                                     # (1 - a) * x is host-only too
+                return call("add", (call("mul", (one_minus_a, x)), call("mul", (a, y))))
+            return add(("op", op, (x, y, a, one_minus_a)), False)
+        return add(("op", op, args), False)
+
+    env: dict[str, int] = {"w": add(("in", 0), False), "g": add(("in", 1), False)}
+    state: list[str] = []                 # state variables, in order of first read
 
     def expr_node(e: Expr) -> int:
         if isinstance(e, Call):
-            return b.call(e.op, tuple([expr_node(a) for a in e.args]))
+            return call(e.op, tuple([expr_node(a) for a in e.args]))
         if isinstance(e, Const):
-            return b.add(("c", e.value), HOST)
+            return add(("c", e.value), True)
         name = e.name
         n = env.get(name)
         if n is not None:
             return n
         if name == "lr" or name == "t":
-            return b.add(("v", name), HOST)
+            return add(("v", name), True)
         if name in consts:
-            return b.add(("c", consts[name]), HOST)
+            return add(("c", consts[name]), True)
         # read before assigned: state (zero-initialised), in order of first read
-        n = env[name] = state[name] = b.add(("in", 2 + len(state)), TENSOR)
+        n = env[name] = add(("in", 2 + len(state)), False)
+        state.append(name)
         return n
 
     for st in program.body:
         env[st.target] = expr_node(st.value)
     outs = [expr_node(program.ret)] + [env[s] for s in state]
-    return _lower(b, outs, len(state))
+    return _lower(nodes, host, memo, outs, len(state))
 
 
-def _lower(b: _Builder, outs: list[int], n_state: int) -> Encoded:
-    # live op nodes, in creation order (args always precede users)
-    live: set[int] = set()
-    stack = list(outs)
+def _lower(nodes: list[tuple], host: list[bool], memo: dict[tuple, int], outs: list[int],
+           n_state: int) -> Encoded:
+    # live nodes: op nodes reachable from the outputs, and the nodes they read
+    live = set(outs)
+    stack = [n for n in live if nodes[n][0] == "op"]
     while stack:
-        n = stack.pop()
-        if n in live:
-            continue
-        live.add(n)
-        if b.nodes[n][0] == "op":
-            stack.extend(b.nodes[n][2])
-    order = [n for n in range(len(b.nodes)) if n in live and b.nodes[n][0] == "op"]
-
+        for a in nodes[stack.pop()][2]:
+            if a not in live:
+                live.add(a)
+                if nodes[a][0] == "op":
+                    stack.append(a)
+    srt = sorted(live)
+    order = [n for n in srt if nodes[n][0] == "op"]        # args always precede users
     columns: dict[int, int] = {}
-    for n in sorted(live):
-        if b.ranks[n] == HOST:
+    for n in srt:
+        if host[n]:
             columns[n] = len(columns)
 
     last_use: dict[int, int] = {}
     for i, n in enumerate(order):
-        for a in b.nodes[n][2]:
+        for a in nodes[n][2]:
             last_use[a] = i
     end = len(order)
     for n in outs:
         last_use[n] = end
     last_use[0] = end                                   # w stays in r0
 
-    reg: dict[int, int] = {}
-    for r in range(2 + n_state):
-        reg[b.memo[("in", r)]] = r
-    free = [r for r in range(N_REG - 1, -1, -1) if r >= 2 + n_state]
-    free += [r for n, r in reg.items() if n not in last_use]   # unused inputs free theirs
-    free.sort(reverse=True)
+    n_in = 2 + n_state
+    reg: dict[int, int] = {memo[("in", r)]: r for r in range(n_in)}
+    free = list(range(n_in, N_REG))                      # a min-heap: lowest register first
     holders: dict[int, int] = {}                         # reg -> node
     for n, r in reg.items():
         if n in last_use:
             holders[r] = n
-
-    def operand(n: int) -> int:
-        return N_REG + columns[n] if n in columns else reg[n]
+        else:
+            free.append(r)                               # unused inputs free theirs
+    heapq.heapify(free)
 
     instrs: list[Instr] = []
-    used = set(holders)
+    top = max(holders, default=0)
     n_red = 0
+    base = N_REG
     for i, n in enumerate(order):
-        _, op, args = b.nodes[n]
-        ops = tuple(operand(a) for a in args)
+        _, op, args = nodes[n]
+        ops = tuple([base + columns[a] if a in columns else reg[a] for a in args])
         for a in set(args):                             # operands dying here free their reg
-            if a in reg and last_use.get(a) == i and holders.get(reg[a]) == a:
-                del holders[reg[a]]
-                free.append(reg[a])
+            if last_use[a] == i and a in reg:
+                ra = reg[a]
+                if holders.get(ra) == a:
+                    del holders[ra]
+                    heapq.heappush(free, ra)
         if not free:
             raise EncodeError(f"program needs more than {N_REG} registers")
-        free.sort(reverse=True)
-        r = free.pop()
+        r = heapq.heappop(free)
         reg[n] = r
         holders[r] = n
-        used.add(r)
-        red = -1
-        if REGISTRY[op].kind != "elementwise":
-            red, n_red = n_red, n_red + 1
-        instrs.append(Instr(op, r, ops, red))
-    memo: dict[int, Expr | float] = {}
-    col_exprs = tuple(b.host_expr(n, memo) for n in sorted(columns, key=columns.get))
-    return Encoded(tuple(instrs), col_exprs, operand(outs[0]),
-                   tuple(operand(n) for n in outs[1:]), n_state,
-                   max(used | {1 + n_state}) + 1, n_red)
+        if r > top:
+            top = r
+        if op in _ELEMENTWISE:
+            instrs.append(Instr(op, r, ops))
+        else:
+            instrs.append(Instr(op, r, ops, n_red))
+            n_red += 1
+
+    def operand(n: int) -> int:
+        return base + columns[n] if n in columns else reg[n]
+
+    memo_e: dict[int, Expr | float] = {}
+
+    def host_expr(n: int) -> Expr | float:
+        e = memo_e.get(n)
+        if e is None:
+            key = nodes[n]
+            if key[0] == "c":
+                e = key[1]                  # a float (folded constants may be inf/nan)
+            elif key[0] == "v":
+                e = _LR if key[1] == "lr" else _T
+            else:
+                e = _intern(key[1], tuple([host_expr(a) for a in key[2]]))
+            memo_e[n] = e
+        return e
+
+    return Encoded(tuple(instrs), tuple([host_expr(n) for n in columns]), operand(outs[0]),
+                   tuple([operand(n) for n in outs[1:]]), n_state,
+                   max(top, 1 + n_state) + 1, n_red)

@@ -10,6 +10,7 @@ the host except at hurdles.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -17,11 +18,10 @@ import torch
 from torch import Tensor
 
 from optsearch.evaluate.encode import N_REG, Encoded, EncodeError
-from optsearch.evaluate.gpu_encode import OP_RED, OP_ROWDOT, OP_SEGC, GpuProgram, lower
-from optsearch.evaluate.gpu_kernel import LANE_INFO, load_kernel, pack
+from optsearch.evaluate.gpu_encode import OP_RED, OP_ROWDOT, OP_SEGC, GpuProgram, lower_cached
+from optsearch.evaluate.gpu_kernel import INSTR_SHIFTS, LANE_INFO, load_kernel
 from optsearch.evaluate.lanes import Lanes
-from optsearch.evaluate.scalars import column_table, eval_column
-from optsearch.program import Const
+from optsearch.evaluate.scalars import ColumnData, column_data, column_tables
 from proxy_tasks.base import Layout
 
 SEG_BLOCK, SEG_WARPS = 512, 4      # lanes whose programs need per-tensor information
@@ -72,44 +72,18 @@ class KernelUpdate:
 
     def __init__(self, encoded: Sequence[Encoded], lanes: Lanes, layout: Layout, steps: int,
                  device: torch.device) -> None:
-        progs: list[GpuProgram] = []
-        bad = []
-        for i, e in enumerate(encoded):
-            try:
-                progs.append(lower(e))
-            except EncodeError as exc:
-                bad.append(f"#{i}: {exc}")
-        if bad:
-            raise EncodeError("; ".join(bad))
-        S, N, M = lanes.S, lanes.n_programs, lanes.M
+        t = program_tables(encoded, lanes.lrs, steps)
+        S, M = lanes.S, lanes.M
         self.L = L = lanes.count
-        self.ns = max(1, max(p.n_state for p in progs))
-        ni = max(1, max(len(p.rows) for p in progs))
-        self.nred = max(len(p.red_pos) for p in progs)
-        nr = max(1, self.nred)
-        ncol = max(1, max(p.n_columns for p in progs))
-        if ncol + N_REG > 255:           # operands are 8-bit fields
-            raise EncodeError(f"a program needs {ncol} scalar columns; the kernel allows {255 - N_REG}")
-        instr = np.zeros((N, ni), dtype=np.int64)
-        lanei = np.zeros((N, LANE_INFO + self.ns), dtype=np.int32)
-        redpos = np.full((N, nr), -1, dtype=np.int32)
-        segmented = np.zeros(N, dtype=bool)
-        for n, p in enumerate(progs):
-            if p.rows:
-                instr[n, :len(p.rows)] = [pack(r) for r in p.rows]
-            lanei[n, :LANE_INFO] = (len(p.rows), len(p.red_pos), p.update, p.n_state)
-            lanei[n, LANE_INFO:LANE_INFO + p.n_state] = p.state_out
-            redpos[n, :len(p.red_pos)] = p.red_pos
-            segmented[n] = any(r[0] in SEGMENT_OPS for r in p.rows)
-        scal = scalar_table(encoded, lanes.lrs, steps, ncol)             # [N, M, T, C]
-        prog_of_lane = np.arange(N).reshape(1, N, 1).repeat(S, 0).repeat(M, 2).reshape(-1)
-        mult_of_lane = np.arange(M).reshape(1, 1, M).repeat(S, 0).repeat(N, 1).reshape(-1)
+        self.ns, self.nred = t.ns, t.nred
+        nr, ni, ncol = max(1, t.nred), t.instr.shape[1], t.ncol
         dev = device
-        self.instr = torch.from_numpy(instr[prog_of_lane]).to(dev)
-        self.lanei = torch.from_numpy(lanei[prog_of_lane]).to(dev)
-        self.redpos = torch.from_numpy(redpos[prog_of_lane]).to(dev)
-        self.scal = torch.from_numpy(scal[prog_of_lane, mult_of_lane]).to(dev)
-        seg_lane = segmented[prog_of_lane]
+
+        self.instr = per_lane(t.instr, S, M, dev)
+        self.lanei = per_lane(t.lanei, S, M, dev)
+        self.redpos = per_lane(t.redpos, S, M, dev)
+        self.scal = lane_scalars(t.columns, len(encoded), M, steps, ncol, S, dev)
+        seg_lane = np.tile(np.repeat(t.segmented, M), S)
         self.seg_lanes = torch.from_numpy(np.nonzero(seg_lane)[0].astype(np.int32)).to(dev)
         self.flat_lanes = torch.from_numpy(np.nonzero(~seg_lane)[0].astype(np.int32)).to(dev)
         self.ni, self.ncol, self.steps = ni, ncol, steps
@@ -152,36 +126,105 @@ def row_stride(layout: Layout) -> int:
     return -(-layout.size // ROW_ALIGN) * ROW_ALIGN
 
 
+@dataclass(frozen=True)
+class ProgramTables:
+    """Per-program kernel inputs (host arrays; :class:`KernelUpdate` repeats them per lane)."""
+
+    instr: np.ndarray           # int64 [N, ni]: packed instruction words
+    lanei: np.ndarray           # int32 [N, LANE_INFO + ns]
+    redpos: np.ndarray          # int32 [N, max(1, nred)], -1 padded
+    segmented: np.ndarray       # bool [N]: needs blocks that respect tensor boundaries
+    columns: ColumnData
+    ns: int
+    nred: int
+    ncol: int
+
+
+def program_tables(encoded: Sequence[Encoded], lrs: Sequence[float], steps: int) -> ProgramTables:
+    """Instruction tables and scalar columns for ``encoded``, built with whole-array numpy
+    ops (raises EncodeError listing the programs the kernel cannot run)."""
+    progs: list[GpuProgram] = []
+    bad = []
+    for i, e in enumerate(encoded):
+        try:
+            progs.append(lower_cached(e))
+        except EncodeError as exc:
+            bad.append(f"#{i}: {exc}")
+    if bad:
+        raise EncodeError("; ".join(bad))
+    N = len(progs)
+    i64 = np.int64
+    n_rows = np.fromiter((len(p.rows) for p in progs), i64, N)
+    n_reds = np.fromiter((len(p.red_pos) for p in progs), i64, N)
+    n_state = np.fromiter((p.n_state for p in progs), i64, N)
+    ns = max(1, int(n_state.max()))
+    ni = max(1, int(n_rows.max()))
+    nred = int(n_reds.max())
+    ncol = max(1, max(p.n_columns for p in progs))
+    if ncol + N_REG > 255:           # operands are 8-bit fields
+        raise EncodeError(f"a program needs {ncol} scalar columns; the kernel allows {255 - N_REG}")
+
+    rows = np.array([r for p in progs for r in p.rows], dtype=i64).reshape(-1, len(INSTR_SHIFTS))
+    if rows.size and (rows.min() < 0 or rows.max() >= 256):
+        v = rows[(rows < 0) | (rows >= 256)][0]
+        raise ValueError(f"instruction field {v} does not fit the kernel's 8 bits")
+    words = np.bitwise_or.reduce(rows << np.array(INSTR_SHIFTS, dtype=i64), axis=1) \
+        if rows.size else np.zeros(0, i64)
+    instr = np.zeros((N, ni), dtype=i64)
+    r_prog, r_pos = _ragged(n_rows)
+    instr[r_prog, r_pos] = words
+    segmented = np.zeros(N, dtype=bool)
+    segmented[r_prog[np.isin(rows[:, 0], list(SEGMENT_OPS))]] = True
+
+    lanei = np.zeros((N, LANE_INFO + ns), dtype=np.int32)
+    lanei[:, 0], lanei[:, 1], lanei[:, 3] = n_rows, n_reds, n_state
+    lanei[:, 2] = np.fromiter((p.update for p in progs), i64, N)
+    s_prog, s_pos = _ragged(n_state)
+    lanei[s_prog, LANE_INFO + s_pos] = np.fromiter((o for p in progs for o in p.state_out), i64,
+                                                   len(s_prog))
+    redpos = np.full((N, max(1, nred)), -1, dtype=np.int32)
+    d_prog, d_pos = _ragged(n_reds)
+    redpos[d_prog, d_pos] = np.fromiter((o for p in progs for o in p.red_pos), i64, len(d_prog))
+    return ProgramTables(instr, lanei, redpos, segmented, column_data(encoded, lrs, steps),
+                         ns, nred, ncol)
+
+
+def per_lane(a: np.ndarray, S: int, M: int, device: torch.device) -> Tensor:
+    """``[N, ...]`` per program -> ``[L, ...]`` per lane (seed-major, see lanes.py), expanded
+    on the device so only the per-program rows cross the bus."""
+    x = torch.from_numpy(a).to(device).repeat_interleave(M, 0)
+    return x.repeat(S, *([1] * (x.dim() - 1))) if S > 1 else x
+
+
+def _ragged(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, position) of every item of ragged rows with these lengths, row-major."""
+    prog = np.repeat(np.arange(len(lengths)), lengths)
+    starts = np.cumsum(lengths) - lengths
+    return prog, np.arange(len(prog)) - starts[prog]
+
+
+def lane_scalars(cols: ColumnData, N: int, M: int, steps: int, ncol: int, S: int,
+                 device: torch.device) -> Tensor:
+    """float32 ``[L, steps, ncol]`` scalar table, assembled on ``device`` from the distinct
+    column values (uploads ~K x M x T values instead of the full L x T x C table)."""
+    scal = torch.zeros(N, M, steps, ncol, dtype=torch.float32, device=device)
+    if len(cols.src):
+        idx = [torch.from_numpy(a).to(device) for a in (cols.prog, cols.col, cols.src)]
+        vals = torch.from_numpy(cols.values).to(device)
+        scal[idx[0], :, :, idx[1]] = vals[idx[2]]
+    if len(cols.cprog):
+        cp, cc = (torch.from_numpy(a).to(device) for a in (cols.cprog, cols.ccol))
+        scal[cp, :, :, cc] = torch.from_numpy(cols.consts).to(device).view(-1, 1, 1)
+    scal = scal.view(N * M, steps, ncol)               # lane (n, m) is row n * M + m
+    return scal.repeat(S, 1, 1) if S > 1 else scal
+
+
 def scalar_table(encoded: Sequence[Encoded], lrs: Sequence[float], steps: int,
                  ncol: int) -> np.ndarray:
-    """float32 ``[N, M, steps, ncol]`` scalar columns; each distinct expression once."""
-    out = np.zeros((len(encoded), len(lrs), steps, ncol), dtype=np.float32)
-    uid: dict = {}
-    exprs: list = []
-    where_n, where_c, which = [], [], []
-    for n, e in enumerate(encoded):
-        for c, expr in enumerate(e.columns):
-            key = expr.value if isinstance(expr, Const) else expr
-            k = uid.get(key)
-            if k is None:
-                k = uid[key] = len(exprs)
-                exprs.append(key)
-            where_n.append(n)
-            where_c.append(c)
-            which.append(k)
-    if not exprs:
-        return out
-    lr = torch.tensor([float(x) for x in lrs], dtype=torch.float64).view(-1, 1)
-    t = torch.arange(1, steps + 1, dtype=torch.float64).view(1, -1)
-    vals = np.empty((len(exprs), len(lrs), steps), dtype=np.float64)
-    memo: dict = {}
-    for k, expr in enumerate(exprs):
-        v = expr if isinstance(expr, float) else eval_column(expr, lr, t, memo)
-        vals[k] = v.numpy() if isinstance(v, Tensor) else v
-    with np.errstate(over="ignore", invalid="ignore"):   # float32 overflow gives inf, as torch
-        vals32 = vals.astype(np.float32)
-    out[np.array(where_n), :, :, np.array(where_c)] = vals32[np.array(which)]
-    return out
+    """float32 ``[N, M, steps, ncol]`` scalar columns on the host (tests and tools)."""
+    t = lane_scalars(column_data(encoded, lrs, steps), len(encoded), len(lrs), steps, ncol, 1,
+                     torch.device("cpu"))
+    return t.view(len(encoded), len(lrs), steps, ncol).numpy()
 
 
 UpdateFn = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
@@ -204,7 +247,7 @@ def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int, hurd
         try:
             update = KernelUpdate(encoded, lanes, task.layout(1), steps, device)
         except EncodeError:
-            tables = [column_table(e, lanes.lrs, steps) for e in encoded]
+            tables = column_tables(encoded, lanes.lrs, steps)
             return _run_eager(task, lanes, list(encoded), tables, steps, hurdles,
                               record_curves, device, dtype)
     L = lanes.count

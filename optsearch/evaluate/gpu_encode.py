@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from primitives import REGISTRY
 from optsearch.evaluate.encode import N_REG, EncodeError, Encoded
+from optsearch.evaluate.memo import IdentityCache
 
 ELEMENTWISE: tuple[str, ...] = tuple(n for n, p in REGISTRY.items() if p.kind == "elementwise")
 ELEM_CODE = {n: i for i, n in enumerate(ELEMENTWISE)}
@@ -48,6 +49,7 @@ KERNEL_REGS = 12
 """Registers in the generated kernel (programs needing more use the eager path)."""
 
 HOST, SEG, ROW, FULL = 0, 1, 2, 3
+_KIND = {n: (p.kind, p.arity) for n, p in REGISTRY.items()}
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,32 @@ class GpuProgram:
     n_columns: int
 
 
+_LOWERED: IdentityCache[Encoded, GpuProgram | EncodeError] = IdentityCache(1 << 15)
+
+
+def lower_cached(enc: Encoded) -> GpuProgram:
+    """:func:`lower`, memoised by the encoding's identity (``encode_all`` returns the same
+    object for a program it has seen, so a search lowers each program once)."""
+    got = _LOWERED.get(enc)
+    if got is None:
+        try:
+            got = lower(enc)
+        except EncodeError as exc:
+            got = exc
+        _LOWERED.put(enc, got)
+    if isinstance(got, EncodeError):
+        raise EncodeError(str(got))
+    return got
+
+
+def clear_lowered() -> None:
+    _LOWERED.clear()
+
+
 def fits_kernel(enc: Encoded) -> bool:
     """Whether the GPU kernel can run this program (else it trains on the eager path)."""
     try:
-        lower(enc)
+        lower_cached(enc)
     except EncodeError:
         return False
     return len(enc.columns) + N_REG <= 255
@@ -74,22 +98,22 @@ def lower(enc: Encoded) -> GpuProgram:
     if enc.n_regs > KERNEL_REGS:
         raise EncodeError(f"needs {enc.n_regs} registers; the GPU kernel has {KERNEL_REGS}")
     cls = [FULL] * N_REG
-
-    def c_of(o: int) -> int:
-        return cls[o] if o < N_REG else HOST
-
     rows: list[tuple[int, int, int, int, int, int]] = []
     red_pos: list[int] = []
     for ins in enc.instrs:
-        prim = REGISTRY[ins.op]
-        a = (list(ins.args) + [0, 0, 0])[:3]
-        top = max(c_of(o) for o in ins.args)
-        if prim.kind == "elementwise":
+        kind, arity = _KIND[ins.op]
+        args = ins.args
+        a = (*args, 0, 0, 0)
+        top = HOST
+        for o in args:
+            if o < N_REG and cls[o] > top:
+                top = cls[o]
+        if kind == "elementwise":
             # interp with a host ``a`` carries the host's 1 - a as a 4th operand (extra = op + 1)
-            extra = ins.args[3] + 1 if len(ins.args) > prim.arity else 0
+            extra = args[3] + 1 if len(args) > arity else 0
             rows.append((ELEM_CODE[ins.op], ins.dst, a[0], a[1], a[2], extra))
             out = top
-        elif prim.kind == "reduction":
+        elif kind == "reduction":
             out = SEG
             if ins.op == "numel":
                 rows.append((OP_ONE, ins.dst, 0, 0, 0, 0) if top <= SEG else
@@ -124,7 +148,7 @@ def lower(enc: Encoded) -> GpuProgram:
                         (OP_SEGC, ins.dst, SEGC_NDIM, 0, 0, 0))
             out = SEG
         else:
-            raise EncodeError(f"primitive {ins.op!r} ({prim.kind}) has no GPU kernel form")
+            raise EncodeError(f"primitive {ins.op!r} ({kind}) has no GPU kernel form")
         cls[ins.dst] = out
     return GpuProgram(tuple(rows), tuple(red_pos), enc.update, enc.state_out, enc.n_state,
                       len(enc.columns))

@@ -13,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from optsearch.evaluate.eager import EagerUpdate
-from optsearch.evaluate.encode import Encoded, encode
+from optsearch.evaluate.encode import Encoded, encode_unchecked
 from optsearch.evaluate.lanes import Lanes, make_lanes
-from optsearch.evaluate.scalars import column_table
+from optsearch.evaluate.memo import ValueCache
+from optsearch.evaluate.scalars import column_tables
 from optsearch.program import Program
 from proxy_tasks.base import Layout, Task
 
@@ -45,14 +47,27 @@ class LaneResults:
     hurdle_loss: dict[int, Tensor]
 
 
+ENCODINGS: ValueCache[Encoded] = ValueCache(1 << 15)
+"""Encodings of recently seen programs (``ENCODINGS.clear()`` for cold timings)."""
+
+
+def clear_host_caches() -> None:
+    """Forget cached encodings, lowerings, interned columns and column values (cold timings)."""
+    from optsearch.evaluate.encode import clear_interned
+    from optsearch.evaluate.gpu_encode import clear_lowered
+    from optsearch.evaluate.scalars import clear_values
+
+    ENCODINGS.clear()
+    clear_lowered()
+    clear_interned()
+    clear_values()
+
+
 def encode_all(programs: Sequence[Program]) -> list[Encoded]:
-    cache: dict[Program, Encoded] = {}
-    out = []
-    for p in programs:
-        if p not in cache:
-            cache[p] = encode(p)
-        out.append(cache[p])
-    return out
+    """``encode`` of every program, through :data:`ENCODINGS` (equal programs share one)."""
+    with np.errstate(all="ignore"):                 # once, not once per folded constant
+        get = ENCODINGS.get_or_make
+        return [get(p, encode_unchecked) for p in programs]
 
 
 def val_losses(task: Task, layout: Layout, flat: Tensor, data) -> Tensor:
@@ -113,7 +128,7 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
                           record_curves=record_curves, dtype=dtype, compile=compile)
         return run_graphed(task, lanes, encoded, steps, hurdles, record_curves, device, dtype,
                            compile=compile)
-    tables = [column_table(e, lanes.lrs, steps) for e in encoded]
+    tables = column_tables(encoded, lanes.lrs, steps)
     return _run_eager(task, lanes, encoded, tables, steps, hurdles, record_curves, device, dtype)
 
 
