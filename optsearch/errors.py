@@ -43,3 +43,7 @@ class ConfigError(OptsearchError, ValueError):
 
 class StoreError(OptsearchError):
     """A run store that is missing, locked, corrupted or of another version."""
+
+
+class MemoryBudgetError(OptsearchError, RuntimeError):
+    """A batch that cannot fit the memory budget even one program at a time."""

@@ -2,8 +2,8 @@
 
 Per task: for each lr multiplier, the mean validation loss over seeds; fitness is the best
 multiplier's ``log(baseline_loss / loss)`` (0 = as good as tuned AdamW, higher is better),
-clipped to ``[WORST_FITNESS, -WORST_FITNESS]``. A program that produced NaN/inf gets
-``WORST_FITNESS`` and the reason. Across tasks: the mean.
+clipped to ``[WORST_FITNESS, -WORST_FITNESS]``. A program that produced NaN/inf (overflow
+included) or subnormal parameters gets ``WORST_FITNESS`` and the reason. Across tasks: the mean.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ class EvalConfig:
             multiplier with a non-finite lane is dropped and the others still count.
         backend: "auto" | "eager" | "triton".
         variant: task variant keywords, as ``(name, value)`` pairs.
+        memory_budget_bytes: bytes a batch may use on ``device`` (None:
+            ``$OPTSEARCH_MEMORY_BUDGET``, else 85% of the free memory); larger batches
+            train in chunks.
     """
 
     tasks: tuple[str, ...] = ("digits_mlp",)
@@ -59,6 +62,7 @@ class EvalConfig:
     nan_policy: str = "any"
     backend: str = "auto"
     variant: tuple[tuple[str, object], ...] = field(default_factory=tuple)
+    memory_budget_bytes: int | None = None
 
     def __post_init__(self) -> None:
         from proxy_tasks import TASKS
@@ -72,6 +76,8 @@ class EvalConfig:
             raise ValueError(f"EvalConfig.nan_policy must be 'any' or 'per_lr', got {self.nan_policy!r}")
         if len(self.hurdle_factors) != 2 or any(f <= 0 for f in self.hurdle_factors):
             raise ValueError("EvalConfig.hurdle_factors needs two positive factors")
+        if self.memory_budget_bytes is not None and not (int(self.memory_budget_bytes) > 0):
+            raise ValueError("EvalConfig.memory_budget_bytes must be positive (or None)")
 
 
 @dataclass(frozen=True)
@@ -97,15 +103,18 @@ def _clip(x: float) -> float:
 
 def task_scores(task_name: str, baseline_loss: float, final_loss: torch.Tensor,
                 diverged: torch.Tensor, stopped: torch.Tensor,
-                multipliers: Sequence[float], nan_policy: str = "any") -> list[TaskScore]:
+                multipliers: Sequence[float], nan_policy: str = "any",
+                denormal: torch.Tensor | None = None) -> list[TaskScore]:
     """One :class:`TaskScore` per program from ``[N, S, M]`` lane results."""
     out = []
+    if denormal is None:
+        denormal = torch.zeros_like(diverged)
     for n in range(final_loss.shape[0]):
-        loss, div, stop = final_loss[n], diverged[n], stopped[n]
-        bad = (div > 0) | ~torch.isfinite(loss)
+        loss, div, stop, den = final_loss[n], diverged[n], stopped[n], denormal[n]
+        bad = (div > 0) | (den > 0) | ~torch.isfinite(loss)
         if nan_policy == "any" and bool(bad.any()):
             out.append(TaskScore(task_name, None, None, WORST_FITNESS,
-                                 _reason(task_name, loss, div, multipliers)))
+                                 _reason(task_name, loss, div, den, multipliers)))
             continue
         best: tuple[float, int] | None = None
         for m in range(loss.shape[1]):
@@ -116,7 +125,7 @@ def task_scores(task_name: str, baseline_loss: float, final_loss: torch.Tensor,
                 best = (mean, m)
         if best is None:
             out.append(TaskScore(task_name, None, None, WORST_FITNESS,
-                                 _reason(task_name, loss, div, multipliers)))
+                                 _reason(task_name, loss, div, den, multipliers)))
             continue
         mean, m = best
         fit = _clip(math.log(baseline_loss / mean)) if mean > 0 else -WORST_FITNESS
@@ -126,12 +135,14 @@ def task_scores(task_name: str, baseline_loss: float, final_loss: torch.Tensor,
     return out
 
 
-def _reason(task: str, loss: torch.Tensor, div: torch.Tensor, multipliers: Sequence[float]) -> str:
-    nz = (div > 0).nonzero()
-    if len(nz):
-        s, m = (int(v) for v in nz[0])
-        return (f"{task}: non-finite value at step {int(div[s, m])} "
-                f"(seed #{s}, lr x{multipliers[m]:g})")
+def _reason(task: str, loss: torch.Tensor, div: torch.Tensor, den: torch.Tensor,
+            multipliers: Sequence[float]) -> str:
+    for steps, what in ((div, "non-finite value"), (den, "denormal values")):
+        nz = (steps > 0).nonzero()
+        if len(nz):
+            s, m = (int(v) for v in nz[0])
+            return (f"{task}: {what} at step {int(steps[s, m])} "
+                    f"(seed #{s}, lr x{multipliers[m]:g})")
     s, m = (int(v) for v in (~torch.isfinite(loss)).nonzero()[0])
     return f"{task}: non-finite validation loss (seed #{s}, lr x{multipliers[m]:g})"
 
@@ -180,9 +191,11 @@ class Evaluator:
                                (l * f for l, f in zip(base.hurdle_losses, c.hurdle_factors)))) \
                 if c.hurdles else []
             res = evaluate(programs, task, c.seeds, c.lr_multipliers, device=c.device,
-                           steps=c.steps, hurdles=hurdles, backend=c.backend, encoded=encoded)
+                           steps=c.steps, hurdles=hurdles, backend=c.backend, encoded=encoded,
+                           memory_budget_bytes=c.memory_budget_bytes)
             scores = task_scores(task.name, base.loss, res.final_loss, res.diverged_step,
-                                 res.stopped_step, c.lr_multipliers, c.nan_policy)
+                                 res.stopped_step, c.lr_multipliers, c.nan_policy,
+                                 res.denormal_step)
             for i, s in enumerate(scores):
                 per_program[i].append(s)
         return [combine(ts) for ts in per_program]

@@ -239,7 +239,8 @@ def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int, hurd
     (the benchmark's same-rule ceiling). Programs the kernel can't run fall back to the
     eager path (no CUDA graph then).
     """
-    from optsearch.evaluate.train import _results, _run_eager, initial_flat, val_losses
+    from optsearch.evaluate.train import (_mark_subnormal, _results, _run_eager, initial_flat,
+                                          val_losses)
 
     if dtype != torch.float32:
         raise ValueError("the GPU kernel path runs float32 only")
@@ -288,6 +289,7 @@ def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int, hurd
 
     hurdle_at = dict(hurdles)
     stopped = torch.zeros(L, dtype=torch.int64, device=device)
+    denormal = torch.zeros(L, dtype=torch.int64, device=device)
     final = torch.full((L,), float("nan"), dtype=torch.float64, device=device)
     hurdle_loss: dict[int, Tensor] = {}
     replay: Callable[[], None] = step
@@ -298,6 +300,7 @@ def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int, hurd
         replay()
         done += 1
         if done in hurdle_at:
+            _mark_subnormal(task, flat.detach(), active, denormal, done)
             vl = val_losses(task, layout, flat.detach(), data)
             act = active.bool()
             hurdle_loss[done] = torch.where(act, vl.double(), float("nan"))
@@ -305,10 +308,11 @@ def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int, hurd
             final[stop] = vl[stop].double()
             stopped[stop] = done
             active.mul_((~stop).to(torch.int32))
+    _mark_subnormal(task, flat.detach(), active, denormal, steps)
     vl = val_losses(task, layout, flat.detach(), data).double()
     act = active.bool()
     final[act] = vl[act]
-    return _results(lanes, final, diverged, stopped, curves, hurdle_loss)
+    return _results(lanes, final, diverged, stopped, curves, hurdle_loss, denormal)
 
 
 def _capture(step: Callable[[], None]) -> Callable[[], None]:

@@ -3,9 +3,12 @@
 :func:`evaluate` is the low-level entry: programs x seeds x lr multipliers -> final
 validation loss per lane (plus divergence/hurdle records and optional loss curves).
 Diverged lanes (non-finite loss, parameter or state) are frozen and reported; they never
-stop the batch. Hurdles stop lanes whose validation loss at a given step is above a
-threshold (the caller derives thresholds from the tuned-AdamW baseline, so a program's
-score never depends on the other programs in its batch).
+stop the batch. So are lanes whose parameters hold subnormal (denormal) values, checked at
+each hurdle and at the end (a per-step check would cost a pass over every parameter).
+Hurdles stop lanes whose validation loss at a given step is above a threshold (the caller
+derives thresholds from the tuned-AdamW baseline, so a program's score never depends on the
+other programs in its batch). Before training, the programs are cut into chunks that fit
+the memory budget (memory.py); an out-of-memory error retries a chunk in halves.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from optsearch.evaluate.eager import EagerUpdate
 from optsearch.evaluate.encode import Encoded, encode_unchecked
 from optsearch.evaluate.lanes import Lanes, make_lanes
 from optsearch.evaluate.memo import ValueCache
+from optsearch.evaluate.memory import BatchShape, Estimator, budget_bytes, plan_chunks, too_big
 from optsearch.evaluate.scalars import column_tables
 from optsearch.program import Program
 from proxy_tasks.base import Layout, Task
@@ -34,6 +38,8 @@ class LaneResults:
         final_loss: validation loss at the end, or at the hurdle that stopped the lane
             (float64; NaN for diverged lanes).
         diverged_step: 1-based step at which the lane went non-finite, 0 if never.
+        denormal_step: step of the check (a hurdle or the end) that found subnormal
+            parameters in the lane, 0 if none (the lane is then out, like a diverged one).
         stopped_step: step of the hurdle that stopped the lane, 0 if none.
         curves: training loss per step ``[N, S, M, T]`` when asked for, else None.
         hurdle_loss: validation loss at each hurdle step (NaN for lanes already out).
@@ -45,6 +51,7 @@ class LaneResults:
     stopped_step: Tensor
     curves: Tensor | None
     hurdle_loss: dict[int, Tensor]
+    denormal_step: Tensor
 
 
 ENCODINGS: ValueCache[Encoded] = ValueCache(1 << 15)
@@ -79,6 +86,17 @@ def val_losses(task: Task, layout: Layout, flat: Tensor, data) -> Tensor:
     return torch.cat(out)
 
 
+def subnormal_lanes(task: Task, flat: Tensor) -> Tensor:
+    """``[L]`` bool: lanes with a parameter in the subnormal range (chunked like validation)."""
+    tiny = torch.finfo(flat.dtype).tiny
+    out = []
+    with torch.no_grad():
+        for lo in range(0, flat.shape[0], task.val_chunk):
+            a = flat[lo:lo + task.val_chunk].abs()
+            out.append(((a < tiny) & (a > 0)).any(1))
+    return torch.cat(out)
+
+
 def initial_flat(task: Task, lanes: Lanes, align: int, device, dtype, stride: int = 0) -> Tensor:
     """``[L, max(size, stride)]``: every lane's initial row (zero beyond the layout)."""
     rows = torch.stack([task.init_row(s, align) for s in lanes.seeds]).to(dtype)
@@ -94,7 +112,8 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
              steps: int | None = None, base_lr: float | None = None,
              hurdles: Sequence[tuple[int, float]] = (), record_curves: bool = False,
              backend: str = "auto", dtype: torch.dtype = torch.float32,
-             compile: bool = True, encoded: Sequence[Encoded] | None = None) -> LaneResults:
+             compile: bool = True, encoded: Sequence[Encoded] | None = None,
+             memory_budget_bytes: int | None = None) -> LaneResults:
     """Train every (program, seed, lr multiplier) lane on ``task``; see :class:`LaneResults`.
 
     Args:
@@ -107,6 +126,10 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
             for long runs; off saves the compile time in short ones).
         encoded: ``encode_all(programs)`` if already done (encoding is host time; the
             Evaluator encodes once for all of its tasks).
+        memory_budget_bytes: bytes the batch may use on ``device`` (default
+            ``$OPTSEARCH_MEMORY_BUDGET``, else 85% of the free memory); programs are
+            trained in chunks that fit it. Raises MemoryBudgetError if one program's lanes
+            do not fit.
     """
     device = torch.device(device)
     steps = int(steps or task.steps)
@@ -125,11 +148,40 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
         if not all(fits):     # the kernel can't run some: those train apart, eagerly
             return _split(programs, encoded, fits, task, seeds, lr_multipliers, device=device,
                           steps=steps, base_lr=lanes.base_lr, hurdles=hurdles,
-                          record_curves=record_curves, dtype=dtype, compile=compile)
-        return run_graphed(task, lanes, encoded, steps, hurdles, record_curves, device, dtype,
-                           compile=compile)
-    tables = column_tables(encoded, lanes.lrs, steps)
-    return _run_eager(task, lanes, encoded, tables, steps, hurdles, record_curves, device, dtype)
+                          record_curves=record_curves, dtype=dtype, compile=compile,
+                          memory_budget_bytes=memory_budget_bytes)
+    shape = BatchShape(lanes.S, lanes.M, steps, backend, record_curves, len(hurdles),
+                       torch.empty((), dtype=dtype).element_size(), device.type == "cpu")
+    chunks = plan_chunks(Estimator(task, encoded, shape), len(encoded),
+                         budget_bytes(device, memory_budget_bytes))
+
+    def run(idx: list[int]) -> LaneResults:
+        sub = make_lanes(len(idx), lanes.seeds, lanes.lr_multipliers, lanes.base_lr)
+        enc = [encoded[i] for i in idx]
+        if backend == "triton":
+            from optsearch.evaluate.gpu import run_graphed
+
+            return run_graphed(task, sub, enc, steps, hurdles, record_curves, device, dtype,
+                               compile=compile)
+        tables = column_tables(enc, sub.lrs, steps)
+        return _run_eager(task, sub, enc, tables, steps, hurdles, record_curves, device, dtype)
+
+    def retrying(idx: list[int]) -> LaneResults:
+        try:
+            return run(idx)
+        except torch.OutOfMemoryError:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            if len(idx) == 1:
+                raise too_big(task.name, lanes.S * lanes.M, None, None,
+                              f"program #{idx[0]}") from None
+            h = len(idx) // 2
+            return _concat([(list(range(h)), retrying(idx[:h])),
+                            (list(range(h, len(idx))), retrying(idx[h:]))], len(idx))
+
+    if len(chunks) == 1:
+        return retrying(chunks[0])
+    return _concat([(idx, retrying(idx)) for idx in chunks], len(encoded))
 
 
 def _split(programs, encoded, fits, task, seeds, mults, **kw) -> LaneResults:
@@ -139,6 +191,12 @@ def _split(programs, encoded, fits, task, seeds, mults, **kw) -> LaneResults:
         if idx:
             parts.append((idx, evaluate([programs[i] for i in idx], task, seeds, mults,
                                         backend=backend, encoded=[encoded[i] for i in idx], **kw)))
+    return _concat(parts, len(programs))
+
+
+def _concat(parts: list[tuple[list[int], LaneResults]], n_programs: int) -> LaneResults:
+    """Results of disjoint groups of programs (their indices, their results) as one, in
+    program order."""
     order = torch.tensor([i for idx, _ in parts for i in idx]).argsort()
     first = parts[0][1]
 
@@ -146,11 +204,12 @@ def _split(programs, encoded, fits, task, seeds, mults, **kw) -> LaneResults:
         vals = [get(r) for _, r in parts]
         return None if vals[0] is None else torch.cat(vals)[order]
 
-    lanes = make_lanes(len(programs), first.lanes.seeds, first.lanes.lr_multipliers,
+    lanes = make_lanes(n_programs, first.lanes.seeds, first.lanes.lr_multipliers,
                        first.lanes.base_lr)
     hurdle = {k: cat(lambda r, k=k: r.hurdle_loss[k]) for k in first.hurdle_loss}
     return LaneResults(lanes, cat(lambda r: r.final_loss), cat(lambda r: r.diverged_step),
-                       cat(lambda r: r.stopped_step), cat(lambda r: r.curves), hurdle)
+                       cat(lambda r: r.stopped_step), cat(lambda r: r.curves), hurdle,
+                       cat(lambda r: r.denormal_step))
 
 
 def _pick_backend(backend: str, device: torch.device) -> str:
@@ -181,6 +240,7 @@ def _run_eager(task: Task, lanes: Lanes, encoded: list[Encoded], tables: list[Te
     active = torch.ones(S, N, M, dtype=torch.bool, device=device)
     diverged = torch.zeros(L, dtype=torch.int64, device=device)
     stopped = torch.zeros(L, dtype=torch.int64, device=device)
+    denormal = torch.zeros(L, dtype=torch.int64, device=device)
     final = torch.full((L,), float("nan"), dtype=torch.float64, device=device)
     curves = torch.empty(L, steps, dtype=dtype, device=device) if record_curves else None
     hurdle_at = dict(hurdles)
@@ -197,6 +257,7 @@ def _run_eager(task: Task, lanes: Lanes, encoded: list[Encoded], tables: list[Te
             if curves is not None:
                 curves[:, step] = loss.detach()
         if step + 1 in hurdle_at:
+            _mark_subnormal(task, flat.detach(), active.view(-1), denormal, step + 1)
             vl = val_losses(task, layout, flat.detach(), data)
             act = active.view(-1)
             hurdle_loss[step + 1] = torch.where(act, vl.double(), float("nan"))
@@ -204,17 +265,27 @@ def _run_eager(task: Task, lanes: Lanes, encoded: list[Encoded], tables: list[Te
             final[stop] = vl[stop].double()
             stopped[stop] = step + 1
             active &= ~stop.view(S, N, M)
+    _mark_subnormal(task, flat.detach(), active.view(-1), denormal, steps)
     vl = val_losses(task, layout, flat.detach(), data).double()
     act = active.view(-1)
     final[act] = vl[act]
-    return _results(lanes, final, diverged, stopped, curves, hurdle_loss)
+    return _results(lanes, final, diverged, stopped, curves, hurdle_loss, denormal)
+
+
+def _mark_subnormal(task: Task, flat: Tensor, active: Tensor, denormal: Tensor, step: int) -> None:
+    """Active lanes with subnormal parameters: record ``step`` and take them out
+    (``active`` is a bool or int32 ``[L]`` view, updated in place)."""
+    found = subnormal_lanes(task, flat) & active.bool()
+    denormal[found] = step
+    active.masked_fill_(found, 0)
 
 
 def _results(lanes: Lanes, final: Tensor, diverged: Tensor, stopped: Tensor,
-             curves: Tensor | None, hurdle_loss: dict[int, Tensor]) -> LaneResults:
-    diverged = diverged.cpu()
-    final = torch.where(diverged > 0, float("nan"), final.cpu())
+             curves: Tensor | None, hurdle_loss: dict[int, Tensor],
+             denormal: Tensor) -> LaneResults:
+    diverged, denormal = diverged.cpu(), denormal.cpu()
+    final = torch.where((diverged > 0) | (denormal > 0), float("nan"), final.cpu())
     return LaneResults(
         lanes, lanes.to_psm(final), lanes.to_psm(diverged), lanes.to_psm(stopped.cpu()),
         lanes.to_psm(curves.cpu()) if curves is not None else None,
-        {k: lanes.to_psm(v.cpu()) for k, v in hurdle_loss.items()})
+        {k: lanes.to_psm(v.cpu()) for k, v in hurdle_loss.items()}, lanes.to_psm(denormal))
