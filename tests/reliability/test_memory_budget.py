@@ -172,7 +172,11 @@ def test_budget_sources(monkeypatch):
 ])
 def test_estimate_brackets_cuda_peak(task_name, n_programs):
     """On the GPU path (kernel, compiled, CUDA-graphed) the estimate is >= the peak
-    allocated memory and at most 3x it."""
+    allocated memory, and its batch-dependent part (all but the fixed CUDA base, whose
+    real counterpart varied from 24 to 151 MiB between processes on the H100) is at most
+    3x that peak."""
+    from optsearch.evaluate.memory import CUDA_BASE
+
     rng = random.Random(n_programs)
     progs = [optsearch.known("adamw")] + [random_program(rng, 8) for _ in range(n_programs - 1)]
     task, mults, steps = make_task(task_name), (0.3, 1.0, 3.0), 30
@@ -191,4 +195,4 @@ def test_estimate_brackets_cuda_peak(task_name, n_programs):
     actual = torch.cuda.max_memory_allocated() - before
     print(f"{task_name} lanes={3 * len(progs)} estimate={est} actual={actual} "
           f"ratio={est / actual:.2f}")
-    assert actual <= est <= 3 * actual
+    assert actual <= est and est - CUDA_BASE <= 3 * actual
