@@ -47,7 +47,7 @@ def arm_config(arm: str, seed: int, args: argparse.Namespace):
                        "children": args.children, "generations": 0, "time_budget": 0.0,
                        "max_evaluations": args.evaluations},
             "eval": {"device": args.device, "tasks": args.tasks, "options": {}},
-            "funnel": {"k": 0}}
+            "funnel": {"k": 0}, "workers": {"host_workers": args.host_workers}}
     if args.steps:
         data["eval"]["options"]["steps"] = args.steps
     for section, values in ARMS[arm].items():
@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", type=lambda s: [t for t in s.split(",") if t], default=[],
                    help="comma-separated proxy tasks (empty: the evaluator's default)")
     p.add_argument("--steps", type=int, default=0, help="training steps (0: the task's own)")
+    p.add_argument("--host-workers", type=int, default=1,
+                   help="processes for fingerprints and validity probes (8-16 on a GPU machine)")
     p.add_argument("--runs-dir", default="runs/controls", help="where the runs are stored")
     p.add_argument("--png", default="docs/search_controls.png", help="figure to write")
     p.add_argument("--table", default="docs/search_controls.md", help="Markdown table to write")
