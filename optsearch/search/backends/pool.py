@@ -10,12 +10,6 @@ from __future__ import annotations
 from typing import Callable, Iterator, Sequence
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 class PoolBackend:
     name = "pool"
 
@@ -25,13 +19,9 @@ class PoolBackend:
 
     def map(self, fn: Callable, jobs: Sequence) -> Iterator:
         if self._pool is None:
-            import multiprocess
+            from optsearch.search.hostpool import process_pool
 
-            # fork where there is one (starts in milliseconds; torch's DataLoader does the
-            # same), spawn elsewhere. Workers reset torch to one thread either way.
-            methods = multiprocess.get_all_start_methods()
-            ctx = multiprocess.get_context("fork" if "fork" in methods else "spawn")
-            self._pool = ctx.Pool(self.workers, initializer=_init_worker)
+            self._pool = process_pool(self.workers)
         return self._pool.imap(fn, jobs)
 
     def close(self) -> None:
