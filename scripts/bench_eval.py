@@ -10,7 +10,10 @@ call per shape, which compiles, is timed apart as ``compile_s``; host caches are
 before every timed call, so each counts as a batch of never-seen programs). The host part
 is also timed alone: ``host_encode_s`` (Program -> register code), ``host_tables_s``
 (instruction tables, scalar columns, upload), ``host_prep_s`` (their sum) and
-``host_prep_warm_s`` (the same with the programs already cached). Compared with
+``host_prep_warm_s`` (the same with the programs already cached); on CUDA a batch of
+more than one part (``pipeline_sizes``) hides all but the first part's host work behind
+training, so
+``trainings_per_s_excl_prep`` then undercounts. Compared with
 (a) the naive loop: one model per candidate, ``optsearch.optimizer(program)``, and
 (b) the ceiling: the same fixed rule (AdamW) in every lane -- on CUDA a torch.compile'd
 fused update inside the same CUDA-graphed step, on CPU one eager group.
@@ -148,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="candidates the naive loop trains (its rate is their mean)")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the same-rule ceiling")
     ap.add_argument("--seed", type=int, default=0, help="random-program seed")
+    ap.add_argument("--head", default="",
+                    help="CUDA tuning: comma-separated sizes of a pipelined batch's first part "
+                         "(evaluate's PIPELINE_HEAD; one row per value; 0 = no pipeline; "
+                         "default: the module's)")
     ap.add_argument("--flat-block", default="",
                     help="CUDA tuning: comma-separated elements per kernel program for "
                          "elementwise-only lanes (one row per value; default: the module's)")
@@ -185,11 +192,16 @@ def main(argv: list[str] | None = None) -> int:
                 return evaluate(programs, task, (0,), mults, steps=steps, device=args.device)
 
             tc = None
-            for config in configs:
+            heads = [int(p) for p in args.head.split(",")] if args.head else [None]
+            for config, head in ((c, h) for c in configs for h in heads):
                 if config is not None:
                     from optsearch.evaluate import gpu
 
                     gpu.FLAT_BLOCK, gpu.FLAT_WARPS = config
+                if head is not None:
+                    from optsearch.evaluate import train
+
+                    train.PIPELINE_HEAD = head or 10**9
                 first = timed(run, args.device)
                 t = timed(run, args.device)
                 t_enc, t_tab = prepare(programs, task, mults, steps, args.device)
@@ -202,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
                 row["host_tables_s"] = round(t_tab, 3)
                 row["host_prep_warm_s"] = round(warm, 3)
                 row["flat_config"] = config
+                from optsearch.evaluate.train import pipeline_sizes
+
+                row["pipeline_sizes"] = pipeline_sizes(n, "triton" if args.device == "cuda"
+                                                       else "eager")
                 out["results"].append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
     print(json.dumps(out))

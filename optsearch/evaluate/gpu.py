@@ -230,7 +230,8 @@ def scalar_table(encoded: Sequence[Encoded], lrs: Sequence[float], steps: int,
 UpdateFn = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
-def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int, hurdles: Sequence[tuple[int, float]], record_curves: bool,
+def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int,
+                hurdles: Sequence[tuple[int, float]], record_curves: bool,
                 device: torch.device, dtype: torch.dtype, *, update: UpdateFn | None = None,
                 compile: bool = True, graph: bool = True, warmup: int = 3):
     """Train all lanes on the GPU (see module docstring); returns train.LaneResults.
@@ -239,27 +240,66 @@ def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int, hurd
     (the benchmark's same-rule ceiling). Programs the kernel can't run fall back to the
     eager path (no CUDA graph then).
     """
+    return launch_graphed(task, lanes, encoded, steps, hurdles, record_curves, device, dtype,
+                          update=update, compile=compile, graph=graph, warmup=warmup).result()
+
+
+class Pending:
+    """A training run whose steps are queued on the GPU; :meth:`result` waits for it."""
+
+    def __init__(self, make: Callable[[], object], keep: tuple = ()) -> None:
+        self._make = make
+        self._keep = keep        # what queued work reads (graph, buffers): alive until then
+
+    def result(self):
+        """The run's train.LaneResults (copies to the host, so waits for the GPU)."""
+        out = self._make()
+        self._keep = ()
+        return out
+
+
+def launch_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int,
+                   hurdles: Sequence[tuple[int, float]], record_curves: bool,
+                   device: torch.device, dtype: torch.dtype, *, update: UpdateFn | None = None,
+                   compile: bool = True, graph: bool = True, warmup: int = 3,
+                   prep_stream: torch.cuda.Stream | None = None) -> Pending:
+    """:func:`run_graphed` up to the last queued step: nothing waits for the GPU except
+    the graph capture, which waits for work queued before it. So the host can prepare the
+    next batch while this one trains (train.evaluate's pipeline).
+
+    ``prep_stream``: build the tables and buffers (host work and uploads) on this stream,
+    so their host-to-device copies do not wait behind training queued on the current one.
+    """
     from optsearch.evaluate.train import (_mark_subnormal, _results, _run_eager, initial_flat,
                                           val_losses)
 
     if dtype != torch.float32:
         raise ValueError("the GPU kernel path runs float32 only")
-    if update is None:
-        try:
-            update = KernelUpdate(encoded, lanes, task.layout(1), steps, device)
-        except EncodeError:
-            tables = column_tables(encoded, lanes.lrs, steps)
-            return _run_eager(task, lanes, list(encoded), tables, steps, hurdles,
-                              record_curves, device, dtype)
-    L = lanes.count
-    layout = task.layout(1)
-    data = task.data(device)
-    flat = initial_flat(task, lanes, 1, device, dtype, row_stride(layout)).requires_grad_(True)
-    idx = torch.stack([task.batch_indices(s, steps) for s in lanes.seeds]).to(device)
-    t_dev = torch.zeros((), dtype=torch.int64, device=device)
-    active = torch.ones(L, dtype=torch.int32, device=device)
-    diverged = torch.zeros(L, dtype=torch.int64, device=device)
-    curves = torch.zeros(L, steps, dtype=dtype, device=device) if record_curves else None
+    main = torch.cuda.current_stream(device)
+    with torch.cuda.stream(prep_stream or main):
+        if update is None:
+            try:
+                update = KernelUpdate(encoded, lanes, task.layout(1), steps, device)
+            except EncodeError:
+                main.wait_stream(prep_stream or main)
+                tables = column_tables(encoded, lanes.lrs, steps)
+                res = _run_eager(task, lanes, list(encoded), tables, steps, hurdles,
+                                 record_curves, device, dtype)
+                return Pending(lambda: res)
+        L = lanes.count
+        layout = task.layout(1)
+        data = task.data(device)
+        flat = initial_flat(task, lanes, 1, device, dtype, row_stride(layout)).requires_grad_(True)
+        idx = torch.stack([task.batch_indices(s, steps) for s in lanes.seeds]).to(device)
+        t_dev = torch.zeros((), dtype=torch.int64, device=device)
+        active = torch.ones(L, dtype=torch.int32, device=device)
+        diverged = torch.zeros(L, dtype=torch.int64, device=device)
+        curves = torch.zeros(L, steps, dtype=dtype, device=device) if record_curves else None
+        stopped = torch.zeros(L, dtype=torch.int64, device=device)
+        denormal = torch.zeros(L, dtype=torch.int64, device=device)
+        final = torch.full((L,), float("nan"), dtype=torch.float64, device=device)
+    if prep_stream is not None:
+        main.wait_stream(prep_stream)
 
     def lane_loss(p: Tensor, x: Tensor, y: Tensor) -> Tensor:
         return task.loss(layout.views(p), x, y)
@@ -288,9 +328,6 @@ def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int, hurd
             t_dev.add_(1)
 
     hurdle_at = dict(hurdles)
-    stopped = torch.zeros(L, dtype=torch.int64, device=device)
-    denormal = torch.zeros(L, dtype=torch.int64, device=device)
-    final = torch.full((L,), float("nan"), dtype=torch.float64, device=device)
     hurdle_loss: dict[int, Tensor] = {}
     replay: Callable[[], None] = step
     done = 0
@@ -299,20 +336,35 @@ def run_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int, hurd
             replay = _capture(step)
         replay()
         done += 1
-        if done in hurdle_at:
+        if done in hurdle_at:          # no host sync: masks, not boolean indexing
             _mark_subnormal(task, flat.detach(), active, denormal, done)
             vl = val_losses(task, layout, flat.detach(), data)
             act = active.bool()
             hurdle_loss[done] = torch.where(act, vl.double(), float("nan"))
             stop = act & ~(vl <= hurdle_at[done])
-            final[stop] = vl[stop].double()
-            stopped[stop] = done
+            final.copy_(torch.where(stop, vl.double(), final))
+            stopped.masked_fill_(stop, done)
             active.mul_((~stop).to(torch.int32))
     _mark_subnormal(task, flat.detach(), active, denormal, steps)
     vl = val_losses(task, layout, flat.detach(), data).double()
-    act = active.bool()
-    final[act] = vl[act]
-    return _results(lanes, final, diverged, stopped, curves, hurdle_loss, denormal)
+    final.copy_(torch.where(active.bool(), vl, final))
+    # Copies to pinned host memory queued right behind this run, and an event after them:
+    # the results can be read when this run is done, not when work queued later is.
+    host = [None if t is None else t.to("cpu", non_blocking=True)
+            for t in (final, diverged, stopped, curves, denormal)]
+    host_hurdles = {k: v.to("cpu", non_blocking=True) for k, v in hurdle_loss.items()}
+    ready = torch.cuda.Event()
+    ready.record(main)
+
+    def results():
+        ready.synchronize()
+        f, d, s, c, dn = host
+        return _results(lanes, f, d, s, c, host_hurdles, dn)
+
+    # Everything the queued steps touch stays alive until then: buffers made on
+    # prep_stream and freed early would be handed to the next part's uploads.
+    return Pending(results, keep=(replay, update, flat, idx, data, t_dev, active, diverged,
+                                  stopped, denormal, final, curves, hurdle_loss))
 
 
 def _capture(step: Callable[[], None]) -> Callable[[], None]:

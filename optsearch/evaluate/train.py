@@ -13,6 +13,7 @@ the memory budget (memory.py); an out-of-memory error retries a chunk in halves.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -72,9 +73,15 @@ def clear_host_caches() -> None:
 
 def encode_all(programs: Sequence[Program]) -> list[Encoded]:
     """``encode`` of every program, through :data:`ENCODINGS` (equal programs share one)."""
-    with np.errstate(all="ignore"):                 # once, not once per folded constant
-        get = ENCODINGS.get_or_make
-        return [get(p, encode_unchecked) for p in programs]
+    get = ENCODINGS.get_or_make
+    gc_on = gc.isenabled()
+    gc.disable()        # encoding allocates ~100k small tuples: no cycle-collector passes
+    try:
+        with np.errstate(all="ignore"):             # once, not once per folded constant
+            return [get(p, encode_unchecked) for p in programs]
+    finally:
+        if gc_on:
+            gc.enable()
 
 
 def val_losses(task: Task, layout: Layout, flat: Tensor, data) -> Tensor:
@@ -103,8 +110,9 @@ def initial_flat(task: Task, lanes: Lanes, align: int, device, dtype, stride: in
     if stride > rows.shape[1]:
         rows = torch.nn.functional.pad(rows, (0, stride - rows.shape[1]))
     per = lanes.n_programs * lanes.M
+    rows = rows.to(device)              # one row per seed crosses the bus, not one per lane
     flat = rows.unsqueeze(1).expand(lanes.S, per, rows.shape[1]).reshape(lanes.count, -1)
-    return flat.to(device).contiguous()
+    return flat.contiguous()            # a copy (reshape may return a stride-0 view)
 
 
 def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,),
@@ -134,12 +142,14 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
     device = torch.device(device)
     steps = int(steps or task.steps)
     lanes = make_lanes(len(programs), seeds, lr_multipliers, task.lr if base_lr is None else base_lr)
-    if encoded is None:
-        encoded = encode_all(programs)
-    elif len(encoded) != len(programs):
-        raise ValueError(f"{len(encoded)} encodings for {len(programs)} programs")
-    encoded = list(encoded)
     backend = _pick_backend(backend, device)
+    if encoded is not None and len(encoded) != len(programs):
+        raise ValueError(f"{len(encoded)} encodings for {len(programs)} programs")
+    sizes = pipeline_sizes(len(programs), backend)
+    if len(sizes) > 1:
+        return _pipelined(programs, encoded, sizes, task, lanes, steps, hurdles, record_curves,
+                          device, dtype, compile, memory_budget_bytes, backend)
+    encoded = encode_all(programs) if encoded is None else list(encoded)
     if backend == "triton":
         from optsearch.evaluate.gpu import run_graphed
         from optsearch.evaluate.gpu_encode import fits_kernel
@@ -182,6 +192,144 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
     if len(chunks) == 1:
         return retrying(chunks[0])
     return _concat([(idx, retrying(idx)) for idx in chunks], len(encoded))
+
+
+PIPELINE_HEAD = 512
+"""Programs in the first part of a pipelined GPU batch (its host work is not hidden)."""
+PIPELINE_GROWTH = 1.5
+"""Each next part is this much larger (its host work must fit in the previous part's
+training time; host work per program is ~0.6x of GPU time per program on an H100)."""
+PIPELINE_MAX = 4096
+"""Parts grow up to this many programs (lane counts beyond it use the GPU no better)."""
+PIPELINE_QUANTUM = 128
+"""Part sizes are multiples of this (the last part is padded up to one): few distinct
+lane counts, so few compiled shapes."""
+
+
+def pipeline_sizes(n_programs: int, backend: str) -> list[int]:
+    """Part sizes (programs) a batch is trained in, so that the host prepares part k+1
+    (encoding, tables, uploads) while the GPU trains part k: only the first, small part's
+    host work is not hidden, and later parts grow, as larger lane counts use the GPU
+    better. Small batches and the eager backend (synchronous) run as one part."""
+    if backend != "triton" or n_programs < 2 * PIPELINE_HEAD:
+        return [n_programs]
+    sizes, left, size = [], n_programs, PIPELINE_HEAD
+    while left > size * 1.5:
+        sizes.append(size)
+        left -= size
+        size = min(PIPELINE_MAX,
+                   -(-int(size * PIPELINE_GROWTH) // PIPELINE_QUANTUM) * PIPELINE_QUANTUM)
+    return sizes + [-(-left // PIPELINE_QUANTUM) * PIPELINE_QUANTUM]
+
+
+def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, steps: int,
+               hurdles, record_curves: bool, device: torch.device, dtype: torch.dtype,
+               compile: bool, memory_budget_bytes: int | None, backend: str) -> LaneResults:
+    """:func:`evaluate` in parts of ``sizes`` programs, two in flight: on the triton
+    backend, part k+1 is encoded and its tables uploaded (on a side stream) while part k's
+    queued steps run. A part is padded to its planned size with copies of its last program
+    (results dropped), so lane counts, hence compiled shapes, repeat. Lanes are
+    independent: the results are one batch's (on CUDA up to cuBLAS picking other kernels
+    for another lane count)."""
+    from optsearch.evaluate.gpu_encode import fits_kernel
+
+    triton = backend == "triton"
+    n = len(programs)
+    budget = budget_bytes(device, memory_budget_bytes) // 2       # two parts in flight
+    side = _side_stream(device) if triton else None
+    done: list[tuple[list[int], LaneResults]] = []
+    eager: list[tuple[int, Encoded]] = []
+    pending = None                       # (indices, n real programs, Pending)
+
+    def collect() -> None:
+        nonlocal pending
+        if pending is not None:
+            idx, real, run = pending
+            pending = None
+            done.append((idx[:real], _first(run.result(), real)))
+
+    def now(ids: list[int], enc: list[Encoded], how: str, budget: int | None) -> None:
+        """Train ``ids`` before going on (chunked, retrying in halves on OOM)."""
+        done.append((ids, evaluate([programs[i] for i in ids], task, lanes.seeds,
+                                   lanes.lr_multipliers, device=device, steps=steps,
+                                   base_lr=lanes.base_lr, hurdles=hurdles,
+                                   record_curves=record_curves, backend=how, dtype=dtype,
+                                   compile=compile, encoded=enc, memory_budget_bytes=budget)))
+
+    lo = 0
+    for size in sizes:
+        idx = list(range(lo, min(lo + size, n)))
+        lo += size
+        enc = encode_all([programs[i] for i in idx]) if encoded is None else \
+            [encoded[i] for i in idx]
+        fits = [fits_kernel(e) for e in enc] if triton else [True] * len(enc)
+        eager += [(i, e) for i, e, f in zip(idx, enc, fits) if not f]
+        keep = [(i, e) for i, e, f in zip(idx, enc, fits) if f]
+        if not keep:
+            continue
+        real = len(keep)
+        keep += [keep[-1]] * (size - real)              # the planned lane count
+        idx, enc = [i for i, _ in keep], [e for _, e in keep]
+        sub = make_lanes(len(idx), lanes.seeds, lanes.lr_multipliers, lanes.base_lr)
+        shape = BatchShape(lanes.S, lanes.M, steps, backend, record_curves, len(hurdles),
+                           torch.empty((), dtype=dtype).element_size(), device.type == "cpu")
+        if len(plan_chunks(Estimator(task, enc, shape), len(enc), budget)) > 1:
+            collect()                    # too big to pipeline: the chunked path
+            now(idx[:real], enc[:real], backend, memory_budget_bytes)
+            continue
+        try:
+            run = _launch(task, sub, enc, steps, hurdles, record_curves, device, dtype,
+                          compile, side)
+        except torch.OutOfMemoryError:
+            collect()
+            torch.cuda.empty_cache()
+            now(idx[:real], enc[:real], backend, budget)
+            continue
+        collect()                        # part k-1 finishes while part k is queued
+        pending = (idx, real, run)
+    collect()
+    if eager:                            # programs the kernel cannot run
+        now([i for i, _ in eager], [e for _, e in eager], "eager", memory_budget_bytes)
+    return _concat(done, n)
+
+
+_SIDE: dict[torch.device, torch.cuda.Stream] = {}
+
+
+def _side_stream(device: torch.device) -> torch.cuda.Stream:
+    """One prep stream per device for the process: the caching allocator keeps a pool per
+    stream, so a new stream per call would strand the previous calls' cached memory."""
+    dev = torch.device("cuda", torch.cuda.current_device() if device.index is None
+                       else device.index)
+    if dev not in _SIDE:
+        _SIDE[dev] = torch.cuda.Stream(dev)
+    return _SIDE[dev]
+
+
+def _launch(task, lanes, enc, steps, hurdles, record_curves, device, dtype, compile, side):
+    """Start training one part: queued on the GPU (triton) or run now (eager)."""
+    if side is not None:
+        from optsearch.evaluate.gpu import launch_graphed
+
+        return launch_graphed(task, lanes, enc, steps, hurdles, record_curves, device, dtype,
+                              compile=compile, prep_stream=side)
+    from optsearch.evaluate.gpu import Pending
+
+    res = _run_eager(task, lanes, enc, column_tables(enc, lanes.lrs, steps), steps, hurdles,
+                     record_curves, device, dtype)
+    return Pending(lambda: res)
+
+
+def _first(res: LaneResults, n: int) -> LaneResults:
+    """The results of the first ``n`` programs (drops a part's padding)."""
+    if res.lanes.n_programs == n:
+        return res
+    cut = (lambda t: None if t is None else t[:n])
+    return LaneResults(make_lanes(n, res.lanes.seeds, res.lanes.lr_multipliers,
+                                  res.lanes.base_lr),
+                       res.final_loss[:n], res.diverged_step[:n], res.stopped_step[:n],
+                       cut(res.curves), {k: v[:n] for k, v in res.hurdle_loss.items()},
+                       res.denormal_step[:n])
 
 
 def _split(programs, encoded, fits, task, seeds, mults, **kw) -> LaneResults:
@@ -276,7 +424,7 @@ def _mark_subnormal(task: Task, flat: Tensor, active: Tensor, denormal: Tensor, 
     """Active lanes with subnormal parameters: record ``step`` and take them out
     (``active`` is a bool or int32 ``[L]`` view, updated in place)."""
     found = subnormal_lanes(task, flat) & active.bool()
-    denormal[found] = step
+    denormal.masked_fill_(found, step)          # masks, not indexing: no host sync
     active.masked_fill_(found, 0)
 
 
