@@ -6,13 +6,13 @@ program at one lr multiplier. For each task and each N, N distinct random progra
 ``--statements`` statements over the full primitive set) each train at every lr
 multiplier (lanes = N x multipliers), with NaN freezing on, through ``evaluate`` (host
 encoding, tables, warm-up, graph capture and validation included in the time; the first
-call per shape, which compiles, is timed apart as ``compile_s``; host caches are cleared
-before every timed call, so each counts as a batch of never-seen programs). The host part
-is also timed alone: ``host_encode_s`` (Program -> register code), ``host_tables_s``
-(instruction tables, scalar columns, upload), ``host_prep_s`` (their sum) and
-``host_prep_warm_s`` (the same with the programs already cached); on CUDA a batch of
-more than one part (``pipeline_sizes``) hides all but the first part's host work behind
-training, so
+call per shape, which compiles, is timed apart as ``compile_s``; ``seconds`` is the median
+of ``--repeats`` timed calls; host caches are cleared before every timed call, so each
+counts as a batch of never-seen programs). The host part is also timed alone:
+``host_encode_s`` (Program -> register code), ``host_tables_s`` (instruction tables,
+scalar columns, upload), ``host_prep_s`` (their sum) and ``host_prep_warm_s`` (the same
+with the programs already cached); on CUDA a batch of more than one part
+(``pipeline_sizes``) hides all but the first part's host work behind training, so
 ``trainings_per_s_excl_prep`` then undercounts. Compared with
 (a) the naive loop: one model per candidate, ``optsearch.optimizer(program)``, and
 (b) the ceiling: the same fixed rule (AdamW) in every lane -- on CUDA a torch.compile'd
@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--naive", type=int, default=4,
                     help="candidates the naive loop trains (its rate is their mean)")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the same-rule ceiling")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="timed evaluate calls per row (after the compiling one); the row "
+                         "reports their median (``seconds``) and each (``seconds_each``)")
     ap.add_argument("--seed", type=int, default=0, help="random-program seed")
     ap.add_argument("--head", default="",
                     help="CUDA tuning: comma-separated sizes of a pipelined batch's first part "
@@ -203,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
 
                     train.PIPELINE_HEAD = head or 10**9
                 first = timed(run, args.device)
-                t = timed(run, args.device)
+                times = [timed(run, args.device) for _ in range(args.repeats)]
+                t = statistics.median(times)
                 t_enc, t_tab = prepare(programs, task, mults, steps, args.device)
                 prep = t_enc + t_tab
                 warm = sum(prepare(programs, task, mults, steps, args.device, cold=False))
@@ -213,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["host_encode_s"] = round(t_enc, 3)
                 row["host_tables_s"] = round(t_tab, 3)
                 row["host_prep_warm_s"] = round(warm, 3)
+                row["seconds_each"] = [round(x, 3) for x in times]
                 row["flat_config"] = config
                 from optsearch.evaluate.train import pipeline_sizes
 

@@ -97,9 +97,55 @@ def uses_sign_or_second_moment(program) -> list[str]:
     return found
 
 
+REFERENCES = ("sgd", "adamw", "adam", "lion", "signum")
+
+
+def heldout_scores(programs, tasks, size: str, seeds: tuple[int, ...], device: str):
+    """Fitness of every program on every task, each tuned over AdamW's whole lr grid.
+
+    Returns ({task: [fitness per program]}, {task: [best lr multiplier per program]}).
+    """
+    from optsearch.evaluate import EvalConfig, Evaluator
+
+    scores: dict[str, list[float]] = {}
+    best_mult: dict[str, list[float | None]] = {}
+    for task in tasks:
+        # Every rule gets AdamW's whole lr grid (edge-extended): both are tuned alike.
+        probe = Evaluator(EvalConfig(tasks=(task,), size=size, seeds=seeds, device=device))
+        t0_task = probe.tasks[0]
+        grid = tuple(sorted({round(lr / t0_task.lr, 10) for lr in probe.baseline(t0_task).lrs}))
+        # per_lr: an lr at which a rule diverges is dropped, as it is for AdamW's grid;
+        # no hurdles: every lane trains the whole budget.
+        ev = Evaluator(EvalConfig(tasks=(task,), size=size, seeds=seeds, device=device,
+                                  lr_multipliers=grid, nan_policy="per_lr", hurdles=False))
+        res = ev.score(programs)
+        scores[task] = [s.fitness for s in res]
+        best_mult[task] = [s.per_task[0].best_lr_multiplier for s in res]
+    return scores, best_mult
+
+
+def cmd_verify(args: argparse.Namespace) -> dict:
+    """Re-test programs (files) on tasks with fresh seeds, at one or more sizes: the
+    held-out result of `report` picked the best of several programs on seeds 0.., so it is
+    optimistic; fresh seeds are not."""
+    from optsearch import known
+    from optsearch.parse import parse_file
+
+    files = [f for f in args.programs.split(",") if f]
+    programs = [p for f in files for p in parse_file(f)]
+    names = [p.name for p in programs] + list(REFERENCES)
+    seeds = tuple(range(args.first_seed, args.first_seed + args.seeds))
+    out: dict = {"step": "verify", "seeds": list(seeds), "device": args.device, "results": {}}
+    for size in args.size.split(","):
+        scores, mult = heldout_scores(programs + [known(n) for n in REFERENCES],
+                                      args.tasks.split(","), size, seeds, args.device)
+        out["results"][size] = {t: {n: [round(scores[t][i], 4), mult[t][i]]
+                                    for i, n in enumerate(names)} for t in scores}
+    return out
+
+
 def cmd_report(args: argparse.Namespace) -> dict:
     from optsearch import known, parse
-    from optsearch.evaluate import EvalConfig, Evaluator
     from optsearch.printer import to_text
     from optsearch.search.funnel import simplifier
     from optsearch.store import RunStore
@@ -124,24 +170,11 @@ def cmd_report(args: argparse.Namespace) -> dict:
                       "search_fitness": rows[pid].fitness, "text": to_text(original),
                       "simplified": to_text(simple), "features": uses_sign_or_second_moment(simple),
                       "program": simple})
-    refs = {name: known(name) for name in ("sgd", "adamw", "adam", "lion")}
+    refs = {name: known(name) for name in REFERENCES}
     programs = [f["program"] for f in found] + list(refs.values())
-    scores: dict[str, list[float]] = {}
     t0 = time.perf_counter()
-    best_mult: dict[str, list[float | None]] = {}
-    for task in heldout:
-        # Every rule gets AdamW's whole lr grid (edge-extended): both are tuned alike.
-        seeds = tuple(range(args.seeds))
-        probe = Evaluator(EvalConfig(tasks=(task,), size=args.size, seeds=seeds, device=args.device))
-        t0_task = probe.tasks[0]
-        grid = tuple(sorted({round(lr / t0_task.lr, 10) for lr in probe.baseline(t0_task).lrs}))
-        # per_lr: an lr at which a rule diverges is dropped, as it is for AdamW's grid;
-        # no hurdles: every lane trains the whole budget.
-        ev = Evaluator(EvalConfig(tasks=(task,), size=args.size, seeds=seeds, device=args.device,
-                                  lr_multipliers=grid, nan_policy="per_lr", hurdles=False))
-        res = ev.score(programs)
-        scores[task] = [s.fitness for s in res]
-        best_mult[task] = [s.per_task[0].best_lr_multiplier for s in res]
+    scores, best_mult = heldout_scores(programs, heldout, args.size, tuple(range(args.seeds)),
+                                       args.device)
     for i, f in enumerate(found):
         f["heldout"] = {t: scores[t][i] for t in heldout}
         f["heldout_lr_multiplier"] = {t: best_mult[t][i] for t in heldout}
@@ -246,8 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--top", type=int, default=5, help="hall-of-fame programs to test")
     r.add_argument("--figures", default="docs/discovery", help="figure path prefix")
     r.add_argument("--result", default="docs/discovery_result.md", help="Markdown result file")
+    v = sub.add_parser("verify", help="re-test program files on tasks with fresh seeds")
+    v.add_argument("--programs", required=True, help="comma-separated .opt files")
+    v.add_argument("--tasks", default="mnist1d_cnn,teacher_student", help="comma-separated tasks")
+    v.add_argument("--size", default="small,large", help="comma-separated task sizes")
+    v.add_argument("--seeds", type=int, default=5, help="training seeds")
+    v.add_argument("--first-seed", type=int, default=10,
+                   help="first seed (fresh ones: report used 0, 1, ...)")
+    v.add_argument("--device", default="cuda", help="torch device")
     args = p.parse_args(argv)
-    out = cmd_search(args) if args.step == "search" else cmd_report(args)
+    out = {"search": cmd_search, "report": cmd_report, "verify": cmd_verify}[args.step](args)
     print(json.dumps(out, default=str))
     return 0
 

@@ -14,6 +14,7 @@ the memory budget (memory.py); an out-of-memory error retries a chunk in halves.
 from __future__ import annotations
 
 import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -74,13 +75,22 @@ def clear_host_caches() -> None:
 def encode_all(programs: Sequence[Program]) -> list[Encoded]:
     """``encode`` of every program, through :data:`ENCODINGS` (equal programs share one)."""
     get = ENCODINGS.get_or_make
-    gc_on = gc.isenabled()
-    gc.disable()        # encoding allocates ~100k small tuples: no cycle-collector passes
+    with gc_paused(), np.errstate(all="ignore"):    # errstate once, not per folded constant
+        return [get(p, encode_unchecked) for p in programs]
+
+
+@contextmanager
+def gc_paused():
+    """No cycle-collector passes inside: the host path allocates ~10^5 small objects per
+    thousand programs, and with torch loaded each full pass over the heap costs tens of
+    ms (it showed up as random 2-3x slowdowns of encoding and table building). The host
+    path makes no reference cycles; collection resumes on exit."""
+    was_on = gc.isenabled()
+    gc.disable()
     try:
-        with np.errstate(all="ignore"):             # once, not once per folded constant
-            return [get(p, encode_unchecked) for p in programs]
+        yield
     finally:
-        if gc_on:
+        if was_on:
             gc.enable()
 
 
@@ -139,59 +149,62 @@ def evaluate(programs: Sequence[Program], task: Task, seeds: Sequence[int] = (0,
             trained in chunks that fit it. Raises MemoryBudgetError if one program's lanes
             do not fit.
     """
-    device = torch.device(device)
-    steps = int(steps or task.steps)
-    lanes = make_lanes(len(programs), seeds, lr_multipliers, task.lr if base_lr is None else base_lr)
-    backend = _pick_backend(backend, device)
-    if encoded is not None and len(encoded) != len(programs):
-        raise ValueError(f"{len(encoded)} encodings for {len(programs)} programs")
-    sizes = pipeline_sizes(len(programs), backend)
-    if len(sizes) > 1:
-        return _pipelined(programs, encoded, sizes, task, lanes, steps, hurdles, record_curves,
-                          device, dtype, compile, memory_budget_bytes, backend)
-    encoded = encode_all(programs) if encoded is None else list(encoded)
-    if backend == "triton":
-        from optsearch.evaluate.gpu import run_graphed
-        from optsearch.evaluate.gpu_encode import fits_kernel
-
-        fits = [fits_kernel(e) for e in encoded]
-        if not all(fits):     # the kernel can't run some: those train apart, eagerly
-            return _split(programs, encoded, fits, task, seeds, lr_multipliers, device=device,
-                          steps=steps, base_lr=lanes.base_lr, hurdles=hurdles,
-                          record_curves=record_curves, dtype=dtype, compile=compile,
-                          memory_budget_bytes=memory_budget_bytes)
-    shape = BatchShape(lanes.S, lanes.M, steps, backend, record_curves, len(hurdles),
-                       torch.empty((), dtype=dtype).element_size(), device.type == "cpu")
-    chunks = plan_chunks(Estimator(task, encoded, shape), len(encoded),
-                         budget_bytes(device, memory_budget_bytes))
-
-    def run(idx: list[int]) -> LaneResults:
-        sub = make_lanes(len(idx), lanes.seeds, lanes.lr_multipliers, lanes.base_lr)
-        enc = [encoded[i] for i in idx]
+    with gc_paused():     # see gc_paused
+        device = torch.device(device)
+        steps = int(steps or task.steps)
+        lanes = make_lanes(len(programs), seeds, lr_multipliers,
+                           task.lr if base_lr is None else base_lr)
+        backend = _pick_backend(backend, device)
+        if encoded is not None and len(encoded) != len(programs):
+            raise ValueError(f"{len(encoded)} encodings for {len(programs)} programs")
+        sizes = pipeline_sizes(len(programs), backend)
+        if len(sizes) > 1:
+            return _pipelined(programs, encoded, sizes, task, lanes, steps, hurdles,
+                              record_curves, device, dtype, compile, memory_budget_bytes,
+                              backend)
+        encoded = encode_all(programs) if encoded is None else list(encoded)
         if backend == "triton":
-            from optsearch.evaluate.gpu import run_graphed
+            from optsearch.evaluate.gpu_encode import fits_kernel
 
-            return run_graphed(task, sub, enc, steps, hurdles, record_curves, device, dtype,
-                               compile=compile)
-        tables = column_tables(enc, sub.lrs, steps)
-        return _run_eager(task, sub, enc, tables, steps, hurdles, record_curves, device, dtype)
+            fits = [fits_kernel(e) for e in encoded]
+            if not all(fits):     # the kernel can't run some: those train apart, eagerly
+                return _split(programs, encoded, fits, task, seeds, lr_multipliers,
+                              device=device, steps=steps, base_lr=lanes.base_lr,
+                              hurdles=hurdles, record_curves=record_curves, dtype=dtype,
+                              compile=compile, memory_budget_bytes=memory_budget_bytes)
+        shape = BatchShape(lanes.S, lanes.M, steps, backend, record_curves, len(hurdles),
+                           torch.empty((), dtype=dtype).element_size(), device.type == "cpu")
+        chunks = plan_chunks(Estimator(task, encoded, shape), len(encoded),
+                             budget_bytes(device, memory_budget_bytes))
 
-    def retrying(idx: list[int]) -> LaneResults:
-        try:
-            return run(idx)
-        except torch.OutOfMemoryError:
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            if len(idx) == 1:
-                raise too_big(task.name, lanes.S * lanes.M, None, None,
-                              f"program #{idx[0]}") from None
-            h = len(idx) // 2
-            return _concat([(list(range(h)), retrying(idx[:h])),
-                            (list(range(h, len(idx))), retrying(idx[h:]))], len(idx))
+        def run(idx: list[int]) -> LaneResults:
+            sub = make_lanes(len(idx), lanes.seeds, lanes.lr_multipliers, lanes.base_lr)
+            enc = [encoded[i] for i in idx]
+            if backend == "triton":
+                from optsearch.evaluate.gpu import run_graphed
 
-    if len(chunks) == 1:
-        return retrying(chunks[0])
-    return _concat([(idx, retrying(idx)) for idx in chunks], len(encoded))
+                return run_graphed(task, sub, enc, steps, hurdles, record_curves, device,
+                                   dtype, compile=compile)
+            tables = column_tables(enc, sub.lrs, steps)
+            return _run_eager(task, sub, enc, tables, steps, hurdles, record_curves, device,
+                              dtype)
+
+        def retrying(idx: list[int]) -> LaneResults:
+            try:
+                return run(idx)
+            except torch.OutOfMemoryError:
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                if len(idx) == 1:
+                    raise too_big(task.name, lanes.S * lanes.M, None, None,
+                                  f"program #{idx[0]}") from None
+                h = len(idx) // 2
+                return _concat([(list(range(h)), retrying(idx[:h])),
+                                (list(range(h, len(idx))), retrying(idx[h:]))], len(idx))
+
+        if len(chunks) == 1:
+            return retrying(chunks[0])
+        return _concat([(idx, retrying(idx)) for idx in chunks], len(encoded))
 
 
 PIPELINE_HEAD = 512
