@@ -269,30 +269,19 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
                                    record_curves=record_curves, backend=how, dtype=dtype,
                                    compile=compile, encoded=enc, memory_budget_bytes=budget)))
 
-    bounds = [(sum(sizes[:k]), min(sum(sizes[:k + 1]), n)) for k in range(len(sizes))]
-    futures = {}
-    if encoded is None:              # parts after the first: encoded on workers meanwhile
-        from optsearch.evaluate import encode_pool
-
-        workers = encode_pool.pool()
-        if workers is not None:
-            futures = {k: encode_pool.submit(workers, programs[a:b])
-                       for k, (a, b) in enumerate(bounds) if k > 0 and b > a}
-    for k, (a, b) in enumerate(bounds):
-        idx = list(range(a, b))
-        if encoded is not None:
-            enc = [encoded[i] for i in idx]
-        elif k in futures:
-            enc = encode_pool.receive(futures.pop(k), programs[a:b])
-        else:
-            enc = encode_all(programs[a:b])
+    lo = 0
+    for size in sizes:
+        idx = list(range(lo, min(lo + size, n)))
+        lo += size
+        enc = encode_all([programs[i] for i in idx]) if encoded is None else \
+            [encoded[i] for i in idx]
         fits = [fits_kernel(e) for e in enc] if triton else [True] * len(enc)
         eager += [(i, e) for i, e, f in zip(idx, enc, fits) if not f]
         keep = [(i, e) for i, e, f in zip(idx, enc, fits) if f]
         if not keep:
             continue
         real = len(keep)
-        keep += [keep[-1]] * (sizes[k] - real)              # the planned lane count
+        keep += [keep[-1]] * (size - real)              # the planned lane count
         idx, enc = [i for i, _ in keep], [e for _, e in keep]
         sub = make_lanes(len(idx), lanes.seeds, lanes.lr_multipliers, lanes.base_lr)
         shape = BatchShape(lanes.S, lanes.M, steps, backend, record_curves, len(hurdles),

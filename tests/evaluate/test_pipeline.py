@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import optsearch
-from optsearch.evaluate import encode_pool, evaluate, random_program, train
+from optsearch.evaluate import evaluate, random_program, train
 from proxy_tasks import make_task
 
 SEEDS, MULTS, STEPS = (0, 1), (0.5, 2.0), 12
@@ -43,8 +43,8 @@ def test_pipeline_sizes():
         assert all(b >= a for a, b in zip(sizes[:-1], sizes[1:-1]))   # parts grow
 
 
-@pytest.mark.parametrize("n,parts,workers", [(9, 3, 0), (10, 3, 2), (7, 2, 0)])
-def test_parts_equal_one_batch(monkeypatch, n, parts, workers):
+@pytest.mark.parametrize("n,parts", [(9, 3), (10, 3), (7, 2)])
+def test_parts_equal_one_batch(monkeypatch, n, parts):
     task, progs = make_task("digits_mlp"), _programs(n)
     kw = dict(steps=STEPS, hurdles=[(6, 2.0)], record_curves=True)
     whole = evaluate(progs, task, SEEDS, MULTS, **kw)
@@ -58,40 +58,10 @@ def test_parts_equal_one_batch(monkeypatch, n, parts, workers):
     monkeypatch.setattr(train, "_run_eager", spy)
     plan = [-(-n // parts)] * parts
     monkeypatch.setattr(train, "pipeline_sizes", lambda k, backend: plan if k == n else [k])
-    monkeypatch.setenv(encode_pool.ENV, str(workers))   # 2: parts 2.. encoded on workers
-    train.clear_host_caches()
     split = evaluate(progs, task, SEEDS, MULTS, **kw)
     assert sizes == plan                      # the last part padded to its planned size
     _same(whole, split)
     assert whole.diverged_step[3].min() > 0   # the overflowing program diverged in both
-    encode_pool.shutdown()
-
-
-def test_worker_encodings_equal_in_process_ones(monkeypatch):
-    monkeypatch.setenv(encode_pool.ENV, "2")
-    progs = _programs(40) + [optsearch.known(k) for k in optsearch.known_names()]
-    train.clear_host_caches()
-    mine = [repr(e) for e in train.encode_all(progs)]
-    train.clear_host_caches()
-    pending = encode_pool.submit(encode_pool.pool(), progs)
-    theirs = encode_pool.receive(pending, progs)
-    encode_pool.shutdown()
-    assert [repr(e) for e in theirs] == mine
-    # scalar columns are re-interned: equal columns of different programs are one object
-    cols = [c for e in theirs for c in e.columns if not isinstance(c, float)]
-    by_text: dict[str, set[int]] = {}
-    for c in cols:
-        by_text.setdefault(repr(c), set()).add(id(c))
-    assert all(len(ids) == 1 for ids in by_text.values())
-    assert len(cols) > len(by_text)              # some columns are shared
-
-
-def test_encode_workers_setting(monkeypatch):
-    monkeypatch.setenv(encode_pool.ENV, "3")
-    assert encode_pool.workers_wanted() == 3
-    monkeypatch.setenv(encode_pool.ENV, "many")
-    with pytest.raises(ValueError, match="OPTSEARCH_ENCODE_WORKERS"):
-        encode_pool.workers_wanted()
 
 
 @pytest.mark.cuda
