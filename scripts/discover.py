@@ -65,8 +65,9 @@ def cmd_search(args: argparse.Namespace) -> dict:
 def uses_sign_or_second_moment(program) -> list[str]:
     """What in ``program`` is sign-based or a second-moment normalisation (may be empty).
 
-    Second moment: a state variable updated from ``g*g`` / ``square(g)`` / ``abs(g)`` that
-    reaches the update through ``sqrt`` / ``rsqrt`` / ``pow`` / a division.
+    Second moment: a state variable updated from the square (``square``, ``x*x``,
+    ``abs``) of something computed from ``g``, whose value reaches ``sqrt`` / ``rsqrt`` /
+    ``pow`` / a division (directly or through temporaries, as Adam's bias correction).
     """
     from optsearch.analysis import state_vars
     from optsearch.program import Call, Var, walk
@@ -77,12 +78,25 @@ def uses_sign_or_second_moment(program) -> list[str]:
     if "sign" in ops:
         found.append("sign")
 
+    def names_in(e) -> set[str]:
+        return {m.name for m in walk(e) if isinstance(m, Var)}
+
+    deps: dict[str, set[str]] = {}          # name -> names it is computed from (closure)
+    for st in program.body:
+        direct = names_in(st.value)
+        deps[st.target] = direct.union(*(deps.get(n, set()) for n in direct)) | \
+            deps.get(st.target, set())
+
+    def closure(e) -> set[str]:
+        direct = names_in(e)
+        return direct.union(*(deps.get(n, set()) for n in direct))
+
     def squares_g(e) -> bool:
         for n in walk(e):
-            if isinstance(n, Call) and ((n.op == "square" and n.args[0] == Var("g"))
-                                        or (n.op == "mul" and n.args == (Var("g"), Var("g")))
-                                        or (n.op == "abs" and n.args[0] == Var("g"))):
-                return True
+            if isinstance(n, Call) and (n.op in ("square", "abs")
+                                        or (n.op == "mul" and n.args[0] == n.args[1])):
+                if "g" in closure(n.args[0]):
+                    return True
         return False
 
     moments = {s.target for s in program.body
@@ -90,9 +104,9 @@ def uses_sign_or_second_moment(program) -> list[str]:
     for e in exprs:
         for n in walk(e):
             if isinstance(n, Call) and n.op in ("sqrt", "rsqrt", "pow", "div"):
-                reads = {m.name for a in n.args for m in walk(a) if isinstance(m, Var)}
-                if reads & moments:
-                    found.append(f"second-moment normalisation ({', '.join(sorted(reads & moments))})")
+                reads = set().union(*(closure(a) for a in n.args)) & moments
+                if reads:
+                    found.append(f"second-moment normalisation ({', '.join(sorted(reads))})")
                     return found
     return found
 
@@ -211,22 +225,89 @@ def _figures(log, found, refs, heldout, prefix: Path) -> None:
     fig.tight_layout()
     fig.savefig(f"{prefix}_progress.png")
     plt.close(fig)
-    if not heldout:
-        return
-    names = [f"#{f['id']}" for f in found] + list(refs)
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
-    width = 0.8 / len(heldout)
-    for k, task in enumerate(heldout):
-        vals = [f["heldout"][task] for f in found] + [refs[r][task] for r in refs]
-        ax.bar([i + k * width for i in range(len(names))], vals, width, label=task)
+    if heldout:
+        heldout_figure({f"#{f['id']}": f["heldout"] for f in found}, refs, heldout,
+                       f"{prefix}_heldout.png")
+
+
+FLOOR = -1.0
+"""Held-out bars are drawn down to this; lower values (divergence is -10) are marked."""
+
+
+def heldout_figure(found: dict, refs: dict, tasks, png: str) -> None:
+    """Grouped bars: per program (found, then references), its fitness on each task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(found) + list(refs)
+    rows = {**found, **refs}
+    fig, ax = plt.subplots(figsize=(7.2, 3.8), dpi=120)
+    width = 0.8 / len(tasks)
+    for k, task in enumerate(tasks):
+        xs = [i + k * width for i in range(len(names))]
+        vals = [rows[n][task] for n in names]
+        ax.bar(xs, [max(v, FLOOR) for v in vals], width, label=task)
+        for x, v in zip(xs, vals):
+            if v < FLOOR:
+                ax.annotate(f"{v:.0f}", (x, FLOOR), ha="center", va="bottom", fontsize=6,
+                            rotation=90)
     ax.axhline(0.0, color="k", lw=0.8)
-    ax.set_xticks([i + width * (len(heldout) - 1) / 2 for i in range(len(names))], names)
+    ax.set_ylim(FLOOR - 0.05, None)
+    ax.set_xticks([i + width * (len(tasks) - 1) / 2 for i in range(len(names))], names,
+                  rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("held-out fitness vs tuned AdamW")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    fig.savefig(f"{prefix}_heldout.png")
+    fig.savefig(png)
     plt.close(fig)
+
+
+def verify_figure(results: list[dict], task: str, size: str, png: str) -> None:
+    """Fitness on ``task`` at ``size`` per verify call (one seed set each), per program."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sets = [r for r in results if task in r["results"].get(size, {})]
+    names = [n for n in sets[0]["results"][size][task]       # in every set; sgd is off scale
+             if n != "sgd" and all(n in r["results"][size][task] for r in sets)]
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=120)
+    width = 0.8 / len(sets)
+    for k, r in enumerate(sets):
+        row = r["results"][size][task]
+        seeds = r["seeds"]
+        ax.bar([i + k * width for i in range(len(names))], [row[n][0] for n in names], width,
+               label=f"seeds {seeds[0]}-{seeds[-1]}")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xticks([i + width * (len(sets) - 1) / 2 for i in range(len(names))], names)
+    ax.set_ylabel("fitness vs tuned AdamW")
+    ax.set_title(f"{task} ({size}): fresh seed sets", fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+
+
+def cmd_figures(args: argparse.Namespace) -> dict:
+    """Figures from saved JSON: a report's held-out bars and verify calls' seed sets."""
+    out = {"step": "figures", "written": []}
+    if args.report:
+        rep = json.loads(Path(args.report).read_text())
+        found = {f"#{p['id']}": p["heldout"] for p in rep["programs"]}
+        heldout_figure(found, rep["references"], rep["heldout"], f"{args.prefix}_heldout.png")
+        out["written"].append(f"{args.prefix}_heldout.png")
+    if args.verify:
+        results = [json.loads(line) for f in args.verify.split(",")
+                   for line in Path(f).read_text().splitlines() if line.strip()]
+        png = f"{args.prefix}_verify_{args.task}_{args.size}.png"
+        verify_figure(results, args.task, args.size, png)
+        out["written"].append(png)
+    return out
 
 
 def _write_doc(args, config, log, found, refs, heldout) -> None:
@@ -287,8 +368,15 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--first-seed", type=int, default=10,
                    help="first seed (fresh ones: report used 0, 1, ...)")
     v.add_argument("--device", default="cuda", help="torch device")
+    f = sub.add_parser("figures", help="figures from saved report / verify JSON")
+    f.add_argument("--report", default="", help="a report's JSON line (held-out bars)")
+    f.add_argument("--verify", default="", help="comma-separated files of verify JSON lines")
+    f.add_argument("--task", default="mnist1d_cnn", help="verify figure: the task")
+    f.add_argument("--size", default="large", help="verify figure: the task size")
+    f.add_argument("--prefix", default="docs/discovery", help="figure path prefix")
     args = p.parse_args(argv)
-    out = {"search": cmd_search, "report": cmd_report, "verify": cmd_verify}[args.step](args)
+    out = {"search": cmd_search, "report": cmd_report, "verify": cmd_verify,
+           "figures": cmd_figures}[args.step](args)
     print(json.dumps(out, default=str))
     return 0
 
