@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from optsearch.program import INPUTS, Program, reads
+from optsearch.program import INPUTS, Assign, Call, Expr, Program, Var, reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +49,51 @@ def names(program: Program) -> Names:
 def state_vars(program: Program) -> tuple[str, ...]:
     """Per-parameter state of ``program`` (see :class:`Names`)."""
     return names(program).state
+
+
+def _names_read(e: Expr, out: set[str]) -> set[str]:
+    if type(e) is Var:
+        out.add(e.name)
+    elif type(e) is Call:
+        for a in e.args:
+            _names_read(a, out)
+    return out
+
+
+def live_body(program: Program) -> tuple[Assign, ...]:
+    """The statements that influence the update, in order.
+
+    The least fixed point of state liveness, as simplify's ``remove_unread_state``: a
+    state variable that only feeds itself, or only dead code, goes with its statements.
+    Dropping the rest changes no update, bit for bit (the kept statements compute the
+    same values from the same inputs), so the encoder and the fingerprint run only these:
+    in random and mutated programs most statements are dead. Written for speed (one name
+    scan per statement), since it runs on every child the search breeds.
+    """
+    body = program.body
+    reads_of = [_names_read(st.value, set()) for st in body]
+    not_state = set(INPUTS).union(k for k, _ in program.hyperparams)
+    assigned = {st.target for st in body} - not_state
+    ret = _names_read(program.ret, set())
+    live_state: set[str] = set()
+    while True:
+        live = ret | live_state
+        kept = []
+        for j in range(len(body) - 1, -1, -1):
+            t = body[j].target
+            if t in live:
+                kept.append(j)
+                live.discard(t)
+                live |= reads_of[j]
+        grown = live & assigned           # read before assigned: state read at entry
+        if grown <= live_state:
+            return tuple(body[j] for j in reversed(kept))
+        live_state |= grown
+
+
+def lean(program: Program) -> Program:
+    """``program`` with only its :func:`live_body` (the same object if nothing is dead)."""
+    body = live_body(program)
+    if len(body) == len(program.body):
+        return program
+    return Program(program.name, program.hyperparams, body, program.ret, program.doc)

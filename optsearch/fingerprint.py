@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from optsearch.analysis import lean
 from optsearch.interpret import init_state, step
 from optsearch.program import Program
 
@@ -85,7 +86,9 @@ def _digest_tensor(x: torch.Tensor, h: "hashlib._Hash") -> None:
 
 
 def behaviour(program: Program) -> list[torch.Tensor]:
-    """The raw float64 updates the fingerprint hashes (one per step)."""
+    """The raw float64 updates the fingerprint hashes (one per step). Only the live
+    statements run (analysis.lean): the updates are the same, bit for bit."""
+    program = lean(program)
     updates: list[torch.Tensor] = []
     w, grads = _inputs()
     state = init_state(program, w)

@@ -25,6 +25,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from primitives import REGISTRY
+from optsearch.analysis import live_body
 from optsearch.program import Call, Const, Expr, Program, Var
 
 N_REG = 64
@@ -185,48 +186,10 @@ def encode_unchecked(program: Program) -> Encoded:
         state.append(name)
         return n
 
-    for st in live_body(program, consts):
+    for st in live_body(program):        # dead statements cost a name scan, not a walk
         env[st.target] = expr_node(st.value)
     outs = [expr_node(program.ret)] + [env[s] for s in state]
     return _lower(nodes, host, memo, outs, len(state))
-
-
-def _names_read(e: Expr, out: set[str]) -> set[str]:
-    if type(e) is Var:
-        out.add(e.name)
-    elif type(e) is Call:
-        for a in e.args:
-            _names_read(a, out)
-    return out
-
-
-_NOT_STATE = frozenset(("w", "g", "lr", "t"))
-
-
-def live_body(program: Program, consts: dict | None = None) -> list:
-    """The statements that influence the update, in order (the least fixed point of
-    state liveness, as simplify's ``remove_unread_state``: a state variable that only
-    feeds itself, or only dead code, is dropped with its statements). Encoding walks
-    only these: in random and mutated programs most statements are dead."""
-    body = program.body
-    reads = [_names_read(st.value, set()) for st in body]
-    not_state = _NOT_STATE.union(consts if consts is not None else dict(program.hyperparams))
-    assigned = {st.target for st in body} - not_state
-    ret = _names_read(program.ret, set())
-    live_state: set[str] = set()
-    while True:
-        live = ret | live_state
-        kept = []
-        for j in range(len(body) - 1, -1, -1):
-            t = body[j].target
-            if t in live:
-                kept.append(j)
-                live.discard(t)
-                live |= reads[j]
-        grown = live & assigned           # read before assigned: state read at entry
-        if grown <= live_state:
-            return [body[j] for j in reversed(kept)]
-        live_state |= grown
 
 
 def _lower(nodes: list[tuple], host: list[bool], memo: dict[tuple, int], outs: list[int],

@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import torch
 
+from optsearch.analysis import lean
 from optsearch.interpret import init_state, step
 from optsearch.program import Program
 
@@ -54,7 +55,9 @@ def _updates(program: Program, grads: tuple[torch.Tensor, ...], lr: float = LR,
 
 
 def invalid_reason(program: Program) -> str | None:
-    """Why ``program`` should not be trained, or None if it may be."""
+    """Why ``program`` should not be trained, or None if it may be (probed on its live
+    statements only: dead ones change no update)."""
+    program = lean(program)
     _, g1, g2 = _probes()
     try:
         first = _updates(program, g1)

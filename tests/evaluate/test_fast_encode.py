@@ -14,7 +14,8 @@ import torch
 import optsearch
 from primitives import REGISTRY
 from optsearch.evaluate import random_program
-from optsearch.evaluate.encode import EncodeError, encode, live_body
+from optsearch.analysis import live_body
+from optsearch.evaluate.encode import EncodeError, encode
 from optsearch.evaluate.gpu import lane_scalars, per_lane, program_tables, scalar_table
 from optsearch.evaluate.memo import IdentityCache, ValueCache
 from optsearch.evaluate.scalars import column_data, column_table, column_tables
@@ -59,7 +60,7 @@ def _bits(a: np.ndarray) -> np.ndarray:
 
 
 def test_encodings_equal_the_previous_encoder():
-    """The encoder walks only live statements (encode.live_body); the previous one walked
+    """The encoder walks only live statements (analysis.live_body); the previous one walked
     all and kept state read only by dead code. On the program without its unread state
     (simplify's independent implementation) the two are the same, bit for bit."""
     progs = _programs()
