@@ -19,6 +19,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture
+def run_sizes(monkeypatch):
+    """Program counts of every eager batch the evaluator trains (a spy on train._run_eager)."""
+    from optsearch.evaluate import train
+
+    sizes: list[int] = []
+    original = train._run_eager
+
+    def spy(task, lanes, *a, **k):
+        sizes.append(lanes.n_programs)
+        return original(task, lanes, *a, **k)
+
+    monkeypatch.setattr(train, "_run_eager", spy)
+    return sizes
+
+
 # CI draws the same hypothesis examples every run (reproducible failures); local runs explore.
 from hypothesis import settings as _hyp_settings  # noqa: E402
 

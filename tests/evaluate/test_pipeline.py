@@ -11,6 +11,7 @@ import torch
 import optsearch
 from optsearch.evaluate import evaluate, random_program, train
 from proxy_tasks import make_task
+from tests.lane_results import assert_same_results
 
 SEEDS, MULTS, STEPS = (0, 1), (0.5, 2.0), 12
 BAD = optsearch.parse("def bad(w, g, lr):\n    return lr * g * exp(lr * 5000.0)\n")
@@ -20,16 +21,6 @@ def _programs(n: int) -> list:
     rng = random.Random(3)
     known = [optsearch.known(k) for k in ("adamw", "lion", "sgd")]
     return known + [BAD] + [random_program(rng, 6) for _ in range(n - 4)]
-
-
-def _same(a, b) -> None:
-    for name in ("final_loss", "diverged_step", "stopped_step", "curves", "denormal_step"):
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.shape == y.shape, name
-        assert torch.equal(x.nan_to_num(-1.0), y.nan_to_num(-1.0)), name
-    assert a.hurdle_loss.keys() == b.hurdle_loss.keys()
-    for k in a.hurdle_loss:
-        assert torch.equal(a.hurdle_loss[k].nan_to_num(-1.0), b.hurdle_loss[k].nan_to_num(-1.0))
 
 
 def test_pipeline_sizes():
@@ -44,23 +35,16 @@ def test_pipeline_sizes():
 
 
 @pytest.mark.parametrize("n,parts", [(9, 3), (10, 3), (7, 2)])
-def test_parts_equal_one_batch(monkeypatch, n, parts):
+def test_parts_equal_one_batch(monkeypatch, run_sizes, n, parts):
     task, progs = make_task("digits_mlp"), _programs(n)
     kw = dict(steps=STEPS, hurdles=[(6, 2.0)], record_curves=True)
     whole = evaluate(progs, task, SEEDS, MULTS, **kw)
-    sizes: list[int] = []
-    original = train._run_eager
-
-    def spy(task, lanes, *a, **k):
-        sizes.append(lanes.n_programs)
-        return original(task, lanes, *a, **k)
-
-    monkeypatch.setattr(train, "_run_eager", spy)
+    del run_sizes[:]
     plan = [-(-n // parts)] * parts
     monkeypatch.setattr(train, "pipeline_sizes", lambda k, backend: plan if k == n else [k])
     split = evaluate(progs, task, SEEDS, MULTS, **kw)
-    assert sizes == plan                      # the last part padded to its planned size
-    _same(whole, split)
+    assert run_sizes == plan                  # the last part padded to its planned size
+    assert_same_results(whole, split)
     assert whole.diverged_step[3].min() > 0   # the overflowing program diverged in both
 
 

@@ -15,6 +15,7 @@ from optsearch.evaluate.memory import (ENV_BUDGET, BatchShape, Estimator, LivePe
                                        available_bytes, budget_bytes, parse_bytes, plan_chunks)
 from optsearch.evaluate.train import encode_all
 from proxy_tasks import make_task
+from tests.lane_results import assert_same_results
 
 SEEDS, MULTS, STEPS = (0, 1), (0.5, 2.0), 12
 KW = dict(steps=STEPS, hurdles=[(6, 5.0)], record_curves=True)
@@ -31,29 +32,6 @@ def _estimator(task, progs, backend: str = "eager") -> Estimator:
                      BatchShape(len(SEEDS), len(MULTS), STEPS, backend, True, 1))
 
 
-def _same(a, b) -> None:
-    for name in ("final_loss", "diverged_step", "stopped_step", "curves", "denormal_step"):
-        x, y = getattr(a, name), getattr(b, name)
-        assert torch.equal(x.nan_to_num(-1.0), y.nan_to_num(-1.0)), name
-    assert a.hurdle_loss.keys() == b.hurdle_loss.keys()
-    for k in a.hurdle_loss:
-        assert torch.equal(a.hurdle_loss[k].nan_to_num(-1.0), b.hurdle_loss[k].nan_to_num(-1.0))
-
-
-@pytest.fixture
-def run_sizes(monkeypatch):
-    """Program counts of every eager batch actually trained."""
-    sizes: list[int] = []
-    original = train._run_eager
-
-    def spy(task, lanes, *a, **k):
-        sizes.append(lanes.n_programs)
-        return original(task, lanes, *a, **k)
-
-    monkeypatch.setattr(train, "_run_eager", spy)
-    return sizes
-
-
 @pytest.mark.parametrize("task_name", ["digits_mlp", "bytes_lm"])
 def test_split_by_budget_is_bit_identical(task_name, run_sizes):
     task, progs = make_task(task_name), _programs()
@@ -62,7 +40,7 @@ def test_split_by_budget_is_bit_identical(task_name, run_sizes):
     budget = _estimator(task, progs).chunk([0, 1])
     split = evaluate(progs, task, SEEDS, MULTS, memory_budget_bytes=budget, **KW)
     assert run_sizes[1:] == [2, 2, 2]
-    _same(whole, split)
+    assert_same_results(whole, split)
     assert split.final_loss.shape == (6, 2, 2) and torch.isfinite(split.final_loss[:3]).all()
 
 
@@ -70,7 +48,7 @@ def test_env_budget_forces_a_split(monkeypatch, run_sizes):
     task, progs = make_task("teacher_student"), _programs()
     whole = evaluate(progs, task, SEEDS, MULTS, **KW)
     monkeypatch.setenv(ENV_BUDGET, str(_estimator(task, progs).chunk([0, 1, 2])))
-    _same(whole, evaluate(progs, task, SEEDS, MULTS, **KW))
+    assert_same_results(whole, evaluate(progs, task, SEEDS, MULTS, **KW))
     assert run_sizes == [6, 3, 3]
 
 
@@ -97,7 +75,7 @@ def test_out_of_memory_retries_in_halves(monkeypatch, run_sizes):
         return spy(task, lanes, *a, **k)
 
     monkeypatch.setattr(train, "_run_eager", small_only)
-    _same(whole, evaluate(progs, task, SEEDS, MULTS, **KW))
+    assert_same_results(whole, evaluate(progs, task, SEEDS, MULTS, **KW))
     assert run_sizes == [6, 1, 2, 1, 2]       # 6 -> 3 + 3 -> (1 + 2) + (1 + 2)
 
 
