@@ -276,16 +276,17 @@ def launch_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int,
     if dtype != torch.float32:
         raise ValueError("the GPU kernel path runs float32 only")
     main = torch.cuda.current_stream(device)
-    with torch.cuda.stream(prep_stream or main):
-        if update is None:
-            try:
+    if update is None:
+        try:
+            with torch.cuda.stream(prep_stream or main):
                 update = KernelUpdate(encoded, lanes, task.layout(1), steps, device)
-            except EncodeError:
-                main.wait_stream(prep_stream or main)
-                tables = column_tables(encoded, lanes.lrs, steps)
-                res = _run_eager(task, lanes, list(encoded), tables, steps, hurdles,
-                                 record_curves, device, dtype)
-                return Pending(lambda: res)
+        except EncodeError:                   # the kernel cannot run these: eagerly, now
+            main.wait_stream(prep_stream or main)
+            tables = column_tables(encoded, lanes.lrs, steps)
+            res = _run_eager(task, lanes, list(encoded), tables, steps, hurdles,
+                             record_curves, device, dtype)
+            return Pending(lambda: res)
+    with torch.cuda.stream(prep_stream or main):
         L = lanes.count
         layout = task.layout(1)
         data = task.data(device)

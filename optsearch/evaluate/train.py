@@ -83,8 +83,8 @@ def encode_all(programs: Sequence[Program]) -> list[Encoded]:
 def gc_paused():
     """No cycle-collector passes inside: the host path allocates ~10^5 small objects per
     thousand programs, and with torch loaded each full pass over the heap costs tens of
-    ms (it showed up as random 2-3x slowdowns of encoding and table building). The host
-    path makes no reference cycles; collection resumes on exit."""
+    ms (it showed up as random 2-3x slowdowns of encoding and table building). Encoding
+    and training make no reference cycles to speak of; collection resumes on exit."""
     was_on = gc.isenabled()
     gc.disable()
     try:
@@ -227,7 +227,7 @@ def pipeline_sizes(n_programs: int, backend: str) -> list[int]:
     if backend != "triton" or n_programs < 2 * PIPELINE_HEAD:
         return [n_programs]
     sizes, left, size = [], n_programs, PIPELINE_HEAD
-    while left > size * 1.5:
+    while left > size * 1.5:          # else the rest is the last part (no tiny tail)
         sizes.append(size)
         left -= size
         size = min(PIPELINE_MAX,
