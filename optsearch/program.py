@@ -35,16 +35,28 @@ class Const:
         if not math.isfinite(self.value):
             raise ValueError(f"constant must be finite, got {self.value!r}")
 
+    # Pickle as a constructor call (the search sends programs to worker processes): the
+    # default for slotted frozen dataclasses sets each field through object.__setattr__,
+    # 3x slower to dump and 2x slower to load.
+    def __reduce__(self):
+        return (Const, (self.value,))
+
 
 @dataclass(frozen=True, slots=True)
 class Var:
     name: str
+
+    def __reduce__(self):
+        return (Var, (self.name,))
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
     op: str
     args: tuple["Expr", ...]
+
+    def __reduce__(self):
+        return (Call, (self.op, self.args))
 
 
 Expr = Union[Const, Var, Call]
@@ -56,6 +68,9 @@ class Assign:
 
     target: str
     value: Expr
+
+    def __reduce__(self):
+        return (Assign, (self.target, self.value))
 
 
 Statement = Assign
@@ -83,6 +98,9 @@ class Program:
         from optsearch.printer import to_text
 
         return to_text(self)
+
+    def __reduce__(self):
+        return (Program, (self.name, self.hyperparams, self.body, self.ret, self.doc))
 
     @property
     def defaults(self) -> dict[str, float]:
