@@ -104,6 +104,10 @@ def plot(curves: dict[str, list[list[float]]], path: Path, title: str) -> None:
         cols = [[c[i] for c in runs] for i in range(n)]
         ax.plot(xs, [statistics.fmean(c) for c in cols], label=f"{arm} (mean of {len(runs)})")
         ax.fill_between(xs, [min(c) for c in cols], [max(c) for c in cols], alpha=0.2)
+    finals = [c[-1] for runs in curves.values() for c in runs]
+    spread = max(finals) - min(finals)
+    # zoom on where the arms end up (early random-search values reach -10)
+    ax.set_ylim(min(finals) - max(0.5 * spread, 0.05), max(finals) + max(0.2 * spread, 0.02))
     ax.set_xlabel("trained evaluations")
     ax.set_ylabel("best fitness so far (log AdamW-loss ratio)")
     ax.set_title(title, fontsize=9)
