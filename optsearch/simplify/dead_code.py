@@ -11,7 +11,7 @@ self-feeding loop alive.
 
 from __future__ import annotations
 
-from optsearch.analysis import names
+from optsearch.analysis import lean, names
 from optsearch.program import Program
 from optsearch.simplify.flow import live_statements, with_body
 
@@ -23,16 +23,10 @@ def remove_dead_code(program: Program) -> Program:
 
 
 def remove_unread_state(program: Program) -> Program:
-    """Drop state variables (and their statements) that never influence the update."""
-    state = set(names(program).state)
-    live_state: set[str] = set()
-    while True:
-        kept, live_in = live_statements(program, live_state)
-        grown = live_in & state
-        if grown <= live_state:
-            break
-        live_state |= grown
-    return with_body(program, [program.body[j] for j in kept])
+    """Drop state variables (and their statements) that never influence the update
+    (the fixed point is :func:`optsearch.analysis.live_body`, shared with the encoder and
+    the fingerprint)."""
+    return lean(program)
 
 
 __all__ = ["remove_dead_code", "remove_unread_state"]

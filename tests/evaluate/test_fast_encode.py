@@ -14,7 +14,7 @@ import torch
 import optsearch
 from primitives import REGISTRY
 from optsearch.evaluate import random_program
-from optsearch.analysis import live_body
+from optsearch.analysis import live_body, names
 from optsearch.evaluate.encode import EncodeError, encode
 from optsearch.evaluate.gpu import lane_scalars, per_lane, program_tables, scalar_table
 from optsearch.evaluate.memo import IdentityCache, ValueCache
@@ -22,7 +22,7 @@ from optsearch.evaluate.scalars import column_data, column_table, column_tables
 from optsearch.evaluate.train import ENCODINGS, clear_host_caches, encode_all
 from optsearch.parse import parse
 from optsearch.program import Call, Var
-from optsearch.simplify.dead_code import remove_unread_state
+from optsearch.simplify.flow import live_statements, with_body
 
 from tests.evaluate import legacy_encode as legacy
 
@@ -55,6 +55,16 @@ def _programs(n: int = 400) -> list:
     return out + [parse(src) for src in CRAFTED]
 
 
+def _without_unread_state(p):
+    """Least fixed point of live state, from flow.live_statements (the oracle)."""
+    state, live_state = set(names(p).state), set()
+    while True:
+        kept, live_in = live_statements(p, live_state)
+        if live_in & state <= live_state:
+            return with_body(p, [p.body[j] for j in kept])
+        live_state |= live_in & state
+
+
 def _bits(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint32) if a.dtype == np.float32 else a
 
@@ -62,12 +72,13 @@ def _bits(a: np.ndarray) -> np.ndarray:
 def test_encodings_equal_the_previous_encoder():
     """The encoder walks only live statements (analysis.live_body); the previous one walked
     all and kept state read only by dead code. On the program without its unread state
-    (simplify's independent implementation) the two are the same, bit for bit."""
+    (computed here independently, with simplify's backward liveness) the two are the same,
+    bit for bit."""
     progs = _programs()
     clear_host_caches()
     dropped = 0
     for p, e in zip(progs, encode_all(progs)):
-        lean = remove_unread_state(p)
+        lean = _without_unread_state(p)
         dropped += len(lean.body) < len(p.body)
         assert repr(e) == repr(legacy.encode(lean)), str(p)  # repr: nan columns compare equal
         assert repr(e) == repr(encode(p))
