@@ -158,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="CUDA tuning: comma-separated sizes of a pipelined batch's first part "
                          "(evaluate's PIPELINE_HEAD; one row per value; 0 = no pipeline; "
                          "default: the module's)")
+    ap.add_argument("--capture-sync", default="",
+                    help="CUDA A/B: comma-separated 0/1 (one row per value): 1 captures each "
+                         "part's graph with torch.cuda.graph, which synchronises the device "
+                         "first (gpu.SYNC_CAPTURE); default: the module's (0)")
     ap.add_argument("--flat-block", default="",
                     help="CUDA tuning: comma-separated elements per kernel program for "
                          "elementwise-only lanes (one row per value; default: the module's)")
@@ -196,14 +200,17 @@ def main(argv: list[str] | None = None) -> int:
 
             tc = None
             heads = [int(p) for p in args.head.split(",")] if args.head else [None]
-            for config, head in ((c, h) for c in configs for h in heads):
+            syncs = [bool(int(x)) for x in args.capture_sync.split(",")] \
+                if args.capture_sync else [None]
+            for config, head, csync in ((c, h, y) for c in configs for h in heads
+                                        for y in syncs):
+                from optsearch.evaluate import gpu, train
+
                 if config is not None:
-                    from optsearch.evaluate import gpu
-
                     gpu.FLAT_BLOCK, gpu.FLAT_WARPS = config
+                if csync is not None:
+                    gpu.SYNC_CAPTURE = csync
                 if head is not None:
-                    from optsearch.evaluate import train
-
                     train.PIPELINE_HEAD = head or 10**9
                 first = timed(run, args.device)
                 times = [timed(run, args.device) for _ in range(args.repeats)]
@@ -219,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 row["host_prep_warm_s"] = round(warm, 3)
                 row["seconds_each"] = [round(x, 3) for x in times]
                 row["flat_config"] = config
+                row["head"] = train.PIPELINE_HEAD
+                row["capture_sync"] = gpu.SYNC_CAPTURE
                 from optsearch.evaluate.train import pipeline_sizes
 
                 row["pipeline_sizes"] = pipeline_sizes(n, "triton" if args.device == "cuda"

@@ -368,10 +368,36 @@ def launch_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int,
                                   stopped, denormal, final, curves, hurdle_loss))
 
 
+SYNC_CAPTURE = False
+"""True: capture with ``torch.cuda.graph``, which synchronises the device and empties the
+allocator caches first (the GPU then idles at every part boundary). For A/B timing."""
+
+_CAPTURE_STREAMS: dict[int, torch.cuda.Stream] = {}
+
+
 def _capture(step: Callable[[], None]) -> Callable[[], None]:
-    """Capture one training step in a CUDA graph (after eager warm-up steps)."""
+    """Capture one training step in a CUDA graph (after eager warm-up steps).
+
+    Capturing records kernels without running them, so it needs no device-wide
+    synchronise: the previous part keeps training meanwhile, and the replays, launched on
+    the current stream, run after everything already queued there. (``torch.cuda.graph``
+    synchronises and flushes the allocator caches before every capture: with a part
+    captured while another trains, that was an idle GPU at each part boundary.)
+    """
     g = torch.cuda.CUDAGraph()
-    torch.cuda.synchronize()
-    with torch.cuda.graph(g):
-        step()
+    if SYNC_CAPTURE:
+        torch.cuda.synchronize()
+        with torch.cuda.graph(g):
+            step()
+        return g.replay
+    dev = torch.cuda.current_device()
+    stream = _CAPTURE_STREAMS.get(dev)
+    if stream is None:
+        stream = _CAPTURE_STREAMS[dev] = torch.cuda.Stream(dev)
+    with torch.cuda.stream(stream):
+        g.capture_begin()
+        try:
+            step()
+        finally:
+            g.capture_end()
     return g.replay
