@@ -162,6 +162,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="CUDA A/B: comma-separated 0/1 (one row per value): 1 captures each "
                          "part's graph with torch.cuda.graph, which synchronises the device "
                          "first (gpu.SYNC_CAPTURE); default: the module's (0)")
+    ap.add_argument("--fork-encoding", default="",
+                    help="CUDA A/B: comma-separated 0/1 (one row per value): 1 encodes a "
+                         "pipelined batch's later parts in forked children "
+                         "(train.FORK_ENCODING); default: the module's (1)")
+    ap.add_argument("--reg-buckets", default="",
+                    help="CUDA tuning: '/'-separated register-count sets for the kernel "
+                         "variants, e.g. '12/4,8,12' (one row per set; default: the "
+                         "module's gpu_kernel.REG_BUCKETS)")
     ap.add_argument("--flat-block", default="",
                     help="CUDA tuning: comma-separated elements per kernel program for "
                          "elementwise-only lanes (one row per value; default: the module's)")
@@ -202,9 +210,20 @@ def main(argv: list[str] | None = None) -> int:
             heads = [int(p) for p in args.head.split(",")] if args.head else [None]
             syncs = [bool(int(x)) for x in args.capture_sync.split(",")] \
                 if args.capture_sync else [None]
-            for config, head, csync in ((c, h, y) for c in configs for h in heads
-                                        for y in syncs):
-                from optsearch.evaluate import gpu, train
+            buckets = [tuple(int(r) for r in b.split(",")) for b in args.reg_buckets.split("/")] \
+                if args.reg_buckets else [None]
+            forks = [bool(int(x)) for x in args.fork_encoding.split(",")] \
+                if args.fork_encoding else [None]
+            for config, head, csync, regs, fork in (
+                    (c, h, y, b, f) for c in configs for h in heads for y in syncs
+                    for b in buckets for f in forks):
+                from optsearch.evaluate import gpu, gpu_kernel, train
+
+                if fork is not None:
+                    train.FORK_ENCODING = fork
+
+                if regs is not None:
+                    gpu_kernel.REG_BUCKETS = regs
 
                 if config is not None:
                     gpu.FLAT_BLOCK, gpu.FLAT_WARPS = config
@@ -228,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 row["flat_config"] = config
                 row["head"] = train.PIPELINE_HEAD
                 row["capture_sync"] = gpu.SYNC_CAPTURE
+                row["reg_buckets"] = gpu_kernel.REG_BUCKETS
+                row["fork_encoding"] = train.FORK_ENCODING
                 from optsearch.evaluate.train import pipeline_sizes
 
                 row["pipeline_sizes"] = pipeline_sizes(n, "triton" if args.device == "cuda"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from optsearch.evaluate import evaluate, gpu, random_program, train  # noqa: E402
+from optsearch.evaluate import evaluate, forked, gpu, random_program, train  # noqa: E402
 from optsearch.evaluate.train import clear_host_caches  # noqa: E402
 from proxy_tasks import make_task  # noqa: E402
 
@@ -32,13 +33,17 @@ SYNC = True
 T0 = 0.0
 
 
+PID = os.getpid()
+
+
 def timer(name: str, fn):
     def wrapped(*a, **k):
-        if SYNC:
+        sync = SYNC and os.getpid() == PID       # forked encoders must not touch CUDA
+        if sync:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         out = fn(*a, **k)
-        if SYNC:
+        if sync:
             torch.cuda.synchronize()
         t1 = time.perf_counter()
         TIMES[name] += t1 - t0
@@ -82,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     gpu.Pending.result = timer("collect", gpu.Pending.result)
     gpu.launch_graphed = timer("launch", gpu.launch_graphed)
     train.plan_chunks = timer("plan", train.plan_chunks)
+    forked.ForkedEncoding.__init__ = timer("fork", forked.ForkedEncoding.__init__)
+    forked.ForkedEncoding.result = timer("forked_result", forked.ForkedEncoding.result)
     rows = []
     for n in ns:
         progs = pool[:n]

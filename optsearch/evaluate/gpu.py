@@ -19,7 +19,7 @@ from torch import Tensor
 
 from optsearch.evaluate.encode import N_REG, Encoded, EncodeError
 from optsearch.evaluate.gpu_encode import OP_RED, OP_ROWDOT, OP_SEGC, GpuProgram, lower_cached
-from optsearch.evaluate.gpu_kernel import INSTR_SHIFTS, LANE_INFO, load_kernel
+from optsearch.evaluate.gpu_kernel import INSTR_SHIFTS, LANE_INFO, load_kernel, reg_bucket
 from optsearch.evaluate.lanes import Lanes
 from optsearch.evaluate.scalars import ColumnData, column_data, column_tables
 from proxy_tasks.base import Layout
@@ -84,8 +84,15 @@ class KernelUpdate:
         self.redpos = per_lane(t.redpos, S, M, dev)
         self.scal = lane_scalars(t.columns, len(encoded), M, steps, ncol, S, dev)
         seg_lane = np.tile(np.repeat(t.segmented, M), S)
-        self.seg_lanes = torch.from_numpy(np.nonzero(seg_lane)[0].astype(np.int32)).to(dev)
-        self.flat_lanes = torch.from_numpy(np.nonzero(~seg_lane)[0].astype(np.int32)).to(dev)
+        reg_lane = np.tile(np.repeat(t.regs, M), S)
+        # one launch group per (segmented?, register count): (lane map, registers, segmented)
+        self.groups: list[tuple[Tensor, int, bool]] = []
+        for seg in (False, True):
+            for regs in np.unique(reg_lane):
+                ids = np.nonzero((seg_lane == seg) & (reg_lane == regs))[0]
+                if len(ids):
+                    self.groups.append((torch.from_numpy(ids.astype(np.int32)).to(dev),
+                                        int(regs), seg))
         self.ni, self.ncol, self.steps = ni, ncol, steps
         bstart, bcount, bseg, segi, segf, self.maxb = block_table(layout)
         self.bstart, self.bcount, self.bseg = bstart.to(dev), bcount.to(dev), bseg.to(dev)
@@ -97,7 +104,7 @@ class KernelUpdate:
         self.state = torch.zeros(L, self.ns, self.p_row, device=dev)
         self.part = torch.zeros(L, nr, self.nblk, device=dev)
         self.bad = torch.zeros(L, dtype=torch.int32, device=dev)
-        self.kernel = load_kernel()
+        self.kernels = {r: load_kernel(r) for _, r, _ in self.groups}
 
     def __call__(self, flat: Tensor, grad: Tensor, t_dev: Tensor, active: Tensor) -> Tensor:
         """Update ``flat`` in place at step ``t_dev`` (0-based, device); returns bad lanes."""
@@ -105,20 +112,20 @@ class KernelUpdate:
         common = (self.state, self.part, self.scal, self.instr, self.lanei, self.redpos, active,
                   self.bad)
         tail = (self.p_row, self.numel, self.steps, self.ncol, self.ni, max(1, self.nred))
-        if self.flat_lanes.numel():
-            self.kernel[(self.flat_lanes.numel(), self.nblk_flat)](
-                flat, grad, *common, self.flat_lanes, self.bstart, self.bcount, self.bseg,
-                self.segi, self.segf, t_dev, FINAL_PASS, *tail, self.nblk_flat, FINAL=True,
-                SEGMENTED=False, NS=self.ns, BLOCK=FLAT_BLOCK, MAXB=self.maxb, RPB=RPB,
-                num_warps=FLAT_WARPS, enable_fp_fusion=False)
-        if self.seg_lanes.numel():
-            grid = (self.seg_lanes.numel(), self.nblk)
+        blocks = (self.bstart, self.bcount, self.bseg, self.segi, self.segf, t_dev)
+        for lane_map, regs, seg in self.groups:
+            kernel = self.kernels[regs]
+            if not seg:
+                kernel[(lane_map.numel(), self.nblk_flat)](
+                    flat, grad, *common, lane_map, *blocks, FINAL_PASS, *tail,
+                    self.nblk_flat, FINAL=True, SEGMENTED=False, NS=self.ns, BLOCK=FLAT_BLOCK,
+                    MAXB=self.maxb, RPB=RPB, num_warps=FLAT_WARPS, enable_fp_fusion=False)
+                continue
             for p in list(range(self.nred)) + [FINAL_PASS]:
-                self.kernel[grid](
-                    flat, grad, *common, self.seg_lanes, self.bstart, self.bcount, self.bseg,
-                    self.segi, self.segf, t_dev, p, *tail, self.nblk, FINAL=p == FINAL_PASS,
-                    SEGMENTED=True, NS=self.ns, BLOCK=SEG_BLOCK, MAXB=self.maxb, RPB=RPB,
-                    num_warps=SEG_WARPS, enable_fp_fusion=False)
+                kernel[(lane_map.numel(), self.nblk)](
+                    flat, grad, *common, lane_map, *blocks, p, *tail, self.nblk,
+                    FINAL=p == FINAL_PASS, SEGMENTED=True, NS=self.ns, BLOCK=SEG_BLOCK,
+                    MAXB=self.maxb, RPB=RPB, num_warps=SEG_WARPS, enable_fp_fusion=False)
         return self.bad
 
 
@@ -138,6 +145,7 @@ class ProgramTables:
     ns: int
     nred: int
     ncol: int
+    regs: np.ndarray            # int [N]: the kernel variant (registers) each program runs in
 
 
 def program_tables(encoded: Sequence[Encoded], lrs: Sequence[float], steps: int) -> ProgramTables:
@@ -185,8 +193,9 @@ def program_tables(encoded: Sequence[Encoded], lrs: Sequence[float], steps: int)
     redpos = np.full((N, max(1, nred)), -1, dtype=np.int32)
     d_prog, d_pos = _ragged(n_reds)
     redpos[d_prog, d_pos] = np.fromiter((o for p in progs for o in p.red_pos), i64, len(d_prog))
+    regs = np.fromiter((reg_bucket(e.n_regs) for e in encoded), i64, N)
     return ProgramTables(instr, lanei, redpos, segmented, column_data(encoded, lrs, steps),
-                         ns, nred, ncol)
+                         ns, nred, ncol, regs)
 
 
 def per_lane(a: np.ndarray, S: int, M: int, device: torch.device) -> Tensor:

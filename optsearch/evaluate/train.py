@@ -214,6 +214,9 @@ PIPELINE_GROWTH = 1.5
 training time; host work per program is ~0.6x of GPU time per program on an H100)."""
 PIPELINE_MAX = 4096
 """Parts grow up to this many programs (lane counts beyond it use the GPU no better)."""
+FORK_ENCODING = True
+"""Encode a pipelined batch's later parts in forked children (forked.py) while this
+process encodes and launches the first (False: all in-process; for A/B timing)."""
 PIPELINE_QUANTUM = 128
 """Part sizes are multiples of this (the last part is padded up to one): few distinct
 lane counts, so few compiled shapes."""
@@ -239,8 +242,8 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
                hurdles, record_curves: bool, device: torch.device, dtype: torch.dtype,
                compile: bool, memory_budget_bytes: int | None, backend: str) -> LaneResults:
     """:func:`evaluate` in parts of ``sizes`` programs, two in flight: on the triton
-    backend, part k+1 is encoded and its tables uploaded (on a side stream) while part k's
-    queued steps run. A part is padded to its planned size with copies of its last program
+    backend, part k+1's tables are built and uploaded (on a side stream) while part k's
+    queued steps run; parts 2.. are encoded by forked children meanwhile (forked.py). A part is padded to its planned size with copies of its last program
     (results dropped), so lane counts, hence compiled shapes, repeat. Lanes are
     independent: the results are one batch's (on CUDA up to cuBLAS picking other kernels
     for another lane count)."""
@@ -253,6 +256,7 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
     done: list[tuple[list[int], LaneResults]] = []
     eager: list[tuple[int, Encoded]] = []
     pending = None                       # (indices, n real programs, Pending)
+    later = _fork_later_parts(programs, sizes) if triton and encoded is None else None
 
     def collect() -> None:
         nonlocal pending
@@ -269,41 +273,65 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
                                    record_curves=record_curves, backend=how, dtype=dtype,
                                    compile=compile, encoded=enc, memory_budget_bytes=budget)))
 
+    def encodings(k: int, idx: list[int]) -> list[Encoded]:
+        if encoded is not None:
+            return [encoded[i] for i in idx]
+        if later is not None and k > 0:
+            return later.result(k - 1)
+        return encode_all([programs[i] for i in idx])
+
     lo = 0
-    for size in sizes:
-        idx = list(range(lo, min(lo + size, n)))
-        lo += size
-        enc = encode_all([programs[i] for i in idx]) if encoded is None else \
-            [encoded[i] for i in idx]
-        fits = [fits_kernel(e) for e in enc] if triton else [True] * len(enc)
-        eager += [(i, e) for i, e, f in zip(idx, enc, fits) if not f]
-        keep = [(i, e) for i, e, f in zip(idx, enc, fits) if f]
-        if not keep:
-            continue
-        real = len(keep)
-        keep += [keep[-1]] * (size - real)              # the planned lane count
-        idx, enc = [i for i, _ in keep], [e for _, e in keep]
-        sub = make_lanes(len(idx), lanes.seeds, lanes.lr_multipliers, lanes.base_lr)
-        shape = BatchShape(lanes.S, lanes.M, steps, backend, record_curves, len(hurdles),
-                           torch.empty((), dtype=dtype).element_size(), device.type == "cpu")
-        if len(plan_chunks(Estimator(task, enc, shape), len(enc), budget)) > 1:
-            collect()                    # too big to pipeline: the chunked path
-            now(idx[:real], enc[:real], backend, memory_budget_bytes)
-            continue
-        try:
-            run = _launch(task, sub, enc, steps, hurdles, record_curves, device, dtype,
-                          compile, side)
-        except torch.OutOfMemoryError:
-            collect()
-            torch.cuda.empty_cache()
-            now(idx[:real], enc[:real], backend, budget)
-            continue
-        collect()                        # part k-1 finishes while part k is queued
-        pending = (idx, real, run)
+    try:
+        for k, size in enumerate(sizes):
+            idx = list(range(lo, min(lo + size, n)))
+            lo += size
+            enc = encodings(k, idx)
+            fits = [fits_kernel(e) for e in enc] if triton else [True] * len(enc)
+            eager += [(i, e) for i, e, f in zip(idx, enc, fits) if not f]
+            keep = [(i, e) for i, e, f in zip(idx, enc, fits) if f]
+            if not keep:
+                continue
+            real = len(keep)
+            keep += [keep[-1]] * (size - real)              # the planned lane count
+            idx, enc = [i for i, _ in keep], [e for _, e in keep]
+            sub = make_lanes(len(idx), lanes.seeds, lanes.lr_multipliers, lanes.base_lr)
+            shape = BatchShape(lanes.S, lanes.M, steps, backend, record_curves, len(hurdles),
+                               torch.empty((), dtype=dtype).element_size(),
+                               device.type == "cpu")
+            if len(plan_chunks(Estimator(task, enc, shape), len(enc), budget)) > 1:
+                collect()                    # too big to pipeline: the chunked path
+                now(idx[:real], enc[:real], backend, memory_budget_bytes)
+                continue
+            try:
+                run = _launch(task, sub, enc, steps, hurdles, record_curves, device, dtype,
+                              compile, side)
+            except torch.OutOfMemoryError:
+                collect()
+                torch.cuda.empty_cache()
+                now(idx[:real], enc[:real], backend, budget)
+                continue
+            collect()                        # part k-1 finishes while part k is queued
+            pending = (idx, real, run)
+    finally:
+        if later is not None:
+            later.close()
     collect()
     if eager:                            # programs the kernel cannot run
         now([i for i, _ in eager], [e for _, e in eager], "eager", memory_budget_bytes)
     return _concat(done, n)
+
+
+def _fork_later_parts(programs: Sequence[Program], sizes: list[int]):
+    """Children encoding parts 2.. of a pipelined batch (forked.py), or None."""
+    from optsearch.evaluate import forked
+
+    if not FORK_ENCODING or len(programs) < forked.MIN_PROGRAMS or not forked.available():
+        return None
+    slices, lo = [], sizes[0]
+    for size in sizes[1:]:
+        slices.append(range(lo, min(lo + size, len(programs))))
+        lo += size
+    return forked.ForkedEncoding(programs, slices)
 
 
 _SIDE: dict[torch.device, torch.cuda.Stream] = {}

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import optsearch
-from optsearch.evaluate import evaluate, random_program, train
+from optsearch.evaluate import evaluate, forked, random_program, train
 from proxy_tasks import make_task
 from tests.lane_results import assert_same_results
 
@@ -58,6 +58,7 @@ def test_gpu_pipeline_equals_one_batch(monkeypatch):
     whole = evaluate(progs, task, SEEDS, MULTS, **kw)
     monkeypatch.setattr(train, "PIPELINE_HEAD", 4)
     monkeypatch.setattr(train, "PIPELINE_QUANTUM", 2)
+    monkeypatch.setattr(forked, "MIN_PROGRAMS", 1)          # part 2 encoded by a child
     assert train.pipeline_sizes(11, "triton") == [4, 8]   # the last padded from 7
     split = evaluate(progs, task, SEEDS, MULTS, **kw)
     # cuBLAS may pick other kernels for another lane count: equal to float tolerance
