@@ -162,10 +162,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="CUDA A/B: comma-separated 0/1 (one row per value): 1 captures each "
                          "part's graph with torch.cuda.graph, which synchronises the device "
                          "first (gpu.SYNC_CAPTURE); default: the module's (0)")
-    ap.add_argument("--fork-encoding", default="",
-                    help="CUDA A/B: comma-separated 0/1 (one row per value): 1 encodes a "
-                         "pipelined batch's later parts in forked children "
-                         "(train.FORK_ENCODING); default: the module's (1)")
+    ap.add_argument("--fork-prep", default="",
+                    help="CUDA A/B: comma-separated 0/1 (one row per value): 1 prepares a "
+                         "pipelined batch's later parts (encoding, tables) in forked "
+                         "children (train.FORK_PREP); default: the module's (1)")
     ap.add_argument("--reg-buckets", default="",
                     help="CUDA tuning: '/'-separated register-count sets for the kernel "
                          "variants, e.g. '12/4,8,12' (one row per set; default: the "
@@ -212,15 +212,15 @@ def main(argv: list[str] | None = None) -> int:
                 if args.capture_sync else [None]
             buckets = [tuple(int(r) for r in b.split(",")) for b in args.reg_buckets.split("/")] \
                 if args.reg_buckets else [None]
-            forks = [bool(int(x)) for x in args.fork_encoding.split(",")] \
-                if args.fork_encoding else [None]
+            forks = [bool(int(x)) for x in args.fork_prep.split(",")] \
+                if args.fork_prep else [None]
             for config, head, csync, regs, fork in (
                     (c, h, y, b, f) for c in configs for h in heads for y in syncs
                     for b in buckets for f in forks):
                 from optsearch.evaluate import gpu, gpu_kernel, train
 
                 if fork is not None:
-                    train.FORK_ENCODING = fork
+                    train.FORK_PREP = fork
 
                 if regs is not None:
                     gpu_kernel.REG_BUCKETS = regs
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["head"] = train.PIPELINE_HEAD
                 row["capture_sync"] = gpu.SYNC_CAPTURE
                 row["reg_buckets"] = gpu_kernel.REG_BUCKETS
-                row["fork_encoding"] = train.FORK_ENCODING
+                row["fork_prep"] = train.FORK_PREP
                 from optsearch.evaluate.train import pipeline_sizes
 
                 row["pipeline_sizes"] = pipeline_sizes(n, "triton" if args.device == "cuda"

@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     gpu.Pending.result = timer("collect", gpu.Pending.result)
     gpu.launch_graphed = timer("launch", gpu.launch_graphed)
     train.plan_chunks = timer("plan", train.plan_chunks)
-    forked.ForkedEncoding.__init__ = timer("fork", forked.ForkedEncoding.__init__)
-    forked.ForkedEncoding.result = timer("forked_result", forked.ForkedEncoding.result)
+    forked.ForkedCalls.__init__ = timer("fork", forked.ForkedCalls.__init__)
+    forked.ForkedCalls.result = timer("forked_result", forked.ForkedCalls.result)
+    train._prepare_part = timer("prepare", train._prepare_part)
     rows = []
     for n in ns:
         progs = pool[:n]

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, replace
-from typing import Callable, NamedTuple, Sequence
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -120,28 +120,6 @@ def _intern(op: str, args: tuple) -> Expr:
             _INTERN.clear()
         e = _INTERN[key] = Call(op, args)
     return e
-
-
-def intern_columns(encoded: Sequence[Encoded]) -> list[Encoded]:
-    """Encodings made in another process (forked.py), with their column expressions mapped
-    to this process's interned objects: the column tables dedupe columns by identity."""
-    memo: dict[int, Expr | float] = {}
-
-    def walk(e: Expr | float) -> Expr | float:
-        if isinstance(e, float):
-            return e
-        got = memo.get(id(e))
-        if got is None:
-            if isinstance(e, Call):
-                got = _intern(e.op, tuple([walk(a) for a in e.args]))
-            elif isinstance(e, Var):
-                got = _LR if e.name == "lr" else _T
-            else:
-                got = e
-            memo[id(e)] = got                 # e lives as long as ``encoded``: ids are safe
-        return got
-
-    return [replace(enc, columns=tuple([walk(c) for c in enc.columns])) for enc in encoded]
 
 
 def encode(program: Program) -> Encoded:

@@ -1,16 +1,20 @@
-"""Encode a pipelined batch's later parts in forked child processes.
+"""Run host-side preparation in forked child processes, in parallel with the parent.
 
-Encoding is pure Python, ~70-130 us a program depending on the host's single-core speed:
-for 4,096 programs it is as long as the GPU's training of them, so on a slow host the
-pipeline (train.evaluate) waits on it. A forked child sees the parent's programs without
-any copying (pickling a Program costs as much as encoding it), encodes its slice, and
-sends back the encodings, which pickle cheaply (plain tuples, ints and shared column
-expressions: ~10 us a program to load). The parent encodes the first part itself meanwhile.
+Preparing a pipelined batch's part (encoding its programs, kernel tables, scalar columns)
+is pure Python, ~0.1 ms a program depending on the host's single-core speed: about as long
+as the GPU's training of it, so on a slow host the pipeline (train.evaluate) would wait on
+it. A forked child sees the parent's programs without copying them (pickling a Program
+costs as much as encoding it) and sends back its result, which is numpy arrays that
+pickle at memory speed.
 
-Only where ``os.fork`` exists; a child that fails for any reason makes the parent encode
-that slice itself (same result). The children run no CUDA and leave by ``os._exit``, so
-they inherit the parent's CUDA context without touching it (as DataLoader workers do).
-The pickles are our own children's output over a pipe, never a file a user hands us.
+:class:`ForkedCalls` forks one *spawner* child, which forks one worker per call but the
+last (which it runs itself): the parent pays for one fork (tens of ms for a process with
+torch and a CUDA context mapped) and goes on with its own work. Children run no CUDA and
+leave by ``os._exit``; they inherit the parent's CUDA context without touching it, as
+DataLoader workers do. Only where ``os.fork`` exists. A call whose child fails for any
+reason returns None from :meth:`ForkedCalls.result`, and the caller runs it itself (same
+result). The pickles are our own children's output over a pipe, never a file a user hands
+us.
 """
 
 from __future__ import annotations
@@ -18,88 +22,112 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-from typing import Sequence
-
-from optsearch.evaluate.encode import Encoded, intern_columns
-from optsearch.program import Program
+from typing import Any, Callable, Sequence
 
 MIN_PROGRAMS = 1024
-"""Batches smaller than this encode in-process (a fork costs milliseconds)."""
-
-
-class ForkedEncoding:
-    """Encodings of ``slices`` of ``programs``, each made by its own forked child.
-
-    ``result(i)`` returns slice i's encodings (waiting for its child); ``close()`` reaps
-    every child. Use as a context manager.
-    """
-
-    def __init__(self, programs: Sequence[Program], slices: Sequence[range]) -> None:
-        self._programs = programs
-        self._slices = list(slices)
-        self._kids: list[tuple[int, int] | None] = []       # (pid, read fd) per slice
-        for sl in self._slices:
-            self._kids.append(_spawn(programs, sl))
-
-    def result(self, i: int) -> list[Encoded]:
-        kid, self._kids[i] = self._kids[i], None
-        got = _collect(kid) if kid is not None else None
-        if got is None or len(got) != len(self._slices[i]):
-            from optsearch.evaluate.train import encode_all          # the child failed
-
-            return encode_all([self._programs[j] for j in self._slices[i]])
-        return intern_columns(got)
-
-    def close(self) -> None:
-        for i, kid in enumerate(self._kids):
-            if kid is not None:
-                self._kids[i] = None
-                _collect(kid)
-
-    def __enter__(self) -> ForkedEncoding:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+"""Batches smaller than this are prepared in-process (forking costs milliseconds)."""
 
 
 def available() -> bool:
     return hasattr(os, "fork")
 
 
-def _spawn(programs: Sequence[Program], sl: range) -> tuple[int, int] | None:
-    if not available():
-        return None
-    r, w = os.pipe()
+class ForkedCalls:
+    """``fn(*args)`` for each ``args`` in ``calls``, each in its own forked child.
+
+    ``result(i)`` waits for call i and returns its value, or None if its child failed.
+    ``close()`` (or leaving the ``with`` block) reaps the children.
+    """
+
+    def __init__(self, fn: Callable[..., Any], calls: Sequence[tuple]) -> None:
+        self._fds: list[int | None] = []
+        pipes = [os.pipe() for _ in calls]
+        self._pid = _fork()
+        if self._pid == 0:                       # the spawner
+            _spawner(fn, list(calls), pipes)     # never returns
+        for r, w in pipes:
+            os.close(w)
+            self._fds.append(r)
+        if self._pid is None:                    # no fork: every call fails over to the caller
+            self.close()
+
+    def result(self, i: int) -> Any | None:
+        r, self._fds[i] = self._fds[i], None
+        return None if r is None else _read(r)
+
+    def close(self) -> None:
+        for i, r in enumerate(self._fds):
+            if r is not None:
+                self._fds[i] = None
+                os.close(r)                      # a writer still running gets EPIPE and exits
+        if self._pid:
+            os.waitpid(self._pid, 0)
+            self._pid = None
+
+    def __enter__(self) -> ForkedCalls:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _fork() -> int | None:
+    """``os.fork()``, or None where it fails."""
     try:
         with warnings.catch_warnings():          # "multi-threaded, fork may deadlock": the
-            warnings.simplefilter("ignore", DeprecationWarning)    # child takes no locks
-            pid = os.fork()
+            warnings.simplefilter("ignore", DeprecationWarning)   # children take no locks
+            return os.fork()                     # that other threads hold (pure Python work)
     except OSError:
-        os.close(r)
-        os.close(w)
         return None
-    if pid == 0:                                 # the child: encode, write, leave
-        code = 1
-        try:
+
+
+def _spawner(fn, calls: list[tuple], pipes: list[tuple[int, int]]) -> None:
+    """Fork a worker per call but the last, run the last here, reap the workers, exit."""
+    code = 1
+    try:
+        for r, _ in pipes:
             os.close(r)
-            from optsearch.evaluate.train import encode_all
+        kids = []
+        for i in range(len(calls) - 1):
+            pid = _fork()
+            if pid == 0:
+                for _, w in pipes[i + 1:]:       # EOF on a pipe must mean its writer is done
+                    os.close(w)
+                _work(fn, calls[i], pipes[i][1])            # never returns
+            if pid is not None:
+                kids.append(pid)
+            os.close(pipes[i][1])                # no fork: the parent reads EOF, runs it
+        if calls:
+            _run_and_write(fn, calls[-1], pipes[-1][1])
+        for pid in kids:
+            os.waitpid(pid, 0)
+        code = 0
+    finally:
+        os._exit(code)
 
-            data = pickle.dumps(encode_all([programs[j] for j in sl]),
-                                protocol=pickle.HIGHEST_PROTOCOL)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(w, view):]
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    return pid, r
+
+def _work(fn, args: tuple, w: int) -> None:
+    code = 1
+    try:
+        _run_and_write(fn, args, w)
+        code = 0
+    finally:
+        os._exit(code)
 
 
-def _collect(kid: tuple[int, int]) -> list[Encoded] | None:
-    """Read a child's encodings (None if it failed) and reap it."""
-    pid, r = kid
+def _run_and_write(fn, args: tuple, w: int) -> None:
+    try:
+        data = pickle.dumps(fn(*args), protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(w, view):]
+    except Exception:                            # the parent reads a short pickle: None
+        pass
+    finally:
+        os.close(w)
+
+
+def _read(r: int) -> Any | None:
     chunks = []
     try:
         while True:
@@ -109,10 +137,7 @@ def _collect(kid: tuple[int, int]) -> list[Encoded] | None:
             chunks.append(b)
     finally:
         os.close(r)
-        _, status = os.waitpid(pid, 0)
-    if status != 0 or not chunks:
-        return None
     try:
-        return pickle.loads(b"".join(chunks))
-    except Exception:                            # a truncated pickle: encode here instead
+        return pickle.loads(b"".join(chunks)) if chunks else None
+    except Exception:                            # truncated: the child failed midway
         return None

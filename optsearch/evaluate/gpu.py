@@ -70,9 +70,9 @@ class KernelUpdate:
     Raises EncodeError listing programs the kernel cannot run (the caller falls back).
     """
 
-    def __init__(self, encoded: Sequence[Encoded], lanes: Lanes, layout: Layout, steps: int,
-                 device: torch.device) -> None:
-        t = program_tables(encoded, lanes.lrs, steps)
+    def __init__(self, encoded: Sequence[Encoded] | None, lanes: Lanes, layout: Layout,
+                 steps: int, device: torch.device, tables: ProgramTables | None = None) -> None:
+        t = program_tables(encoded, lanes.lrs, steps) if tables is None else tables
         S, M = lanes.S, lanes.M
         self.L = L = lanes.count
         self.ns, self.nred = t.ns, t.nred
@@ -82,7 +82,7 @@ class KernelUpdate:
         self.instr = per_lane(t.instr, S, M, dev)
         self.lanei = per_lane(t.lanei, S, M, dev)
         self.redpos = per_lane(t.redpos, S, M, dev)
-        self.scal = lane_scalars(t.columns, len(encoded), M, steps, ncol, S, dev)
+        self.scal = lane_scalars(t.columns, len(t.instr), M, steps, ncol, S, dev)
         seg_lane = np.tile(np.repeat(t.segmented, M), S)
         reg_lane = np.tile(np.repeat(t.regs, M), S)
         # one launch group per (segmented?, register count): (lane map, registers, segmented)
@@ -271,13 +271,16 @@ def launch_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int,
                    hurdles: Sequence[tuple[int, float]], record_curves: bool,
                    device: torch.device, dtype: torch.dtype, *, update: UpdateFn | None = None,
                    compile: bool = True, graph: bool = True, warmup: int = 3,
-                   prep_stream: torch.cuda.Stream | None = None) -> Pending:
+                   prep_stream: torch.cuda.Stream | None = None,
+                   tables: ProgramTables | None = None) -> Pending:
     """:func:`run_graphed` up to the last queued step: nothing waits for the GPU except
     the graph capture, which waits for work queued before it. So the host can prepare the
     next batch while this one trains (train.evaluate's pipeline).
 
     ``prep_stream``: build the tables and buffers (host work and uploads) on this stream,
     so their host-to-device copies do not wait behind training queued on the current one.
+    ``tables``: :func:`program_tables` of ``encoded`` if already built (then ``encoded``
+    may be None).
     """
     from optsearch.evaluate.train import (_mark_subnormal, _results, _run_eager, initial_flat,
                                           val_losses)
@@ -288,7 +291,8 @@ def launch_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int,
     if update is None:
         try:
             with torch.cuda.stream(prep_stream or main):
-                update = KernelUpdate(encoded, lanes, task.layout(1), steps, device)
+                update = KernelUpdate(encoded, lanes, task.layout(1), steps, device,
+                                      tables=tables)
         except EncodeError:                   # the kernel cannot run these: eagerly, now
             main.wait_stream(prep_stream or main)
             tables = column_tables(encoded, lanes.lrs, steps)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from optsearch.evaluate import forked
 from optsearch.evaluate.eager import EagerUpdate
 from optsearch.evaluate.encode import Encoded, encode_unchecked
 from optsearch.evaluate.lanes import Lanes, make_lanes
@@ -214,9 +215,6 @@ PIPELINE_GROWTH = 1.5
 training time; host work per program is ~0.6x of GPU time per program on an H100)."""
 PIPELINE_MAX = 4096
 """Parts grow up to this many programs (lane counts beyond it use the GPU no better)."""
-FORK_ENCODING = True
-"""Encode a pipelined batch's later parts in forked children (forked.py) while this
-process encodes and launches the first (False: all in-process; for A/B timing)."""
 PIPELINE_QUANTUM = 128
 """Part sizes are multiples of this (the last part is padded up to one): few distinct
 lane counts, so few compiled shapes."""
@@ -242,21 +240,31 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
                hurdles, record_curves: bool, device: torch.device, dtype: torch.dtype,
                compile: bool, memory_budget_bytes: int | None, backend: str) -> LaneResults:
     """:func:`evaluate` in parts of ``sizes`` programs, two in flight: on the triton
-    backend, part k+1's tables are built and uploaded (on a side stream) while part k's
-    queued steps run; parts 2.. are encoded by forked children meanwhile (forked.py). A part is padded to its planned size with copies of its last program
-    (results dropped), so lane counts, hence compiled shapes, repeat. Lanes are
-    independent: the results are one batch's (on CUDA up to cuBLAS picking other kernels
-    for another lane count)."""
-    from optsearch.evaluate.gpu_encode import fits_kernel
-
+    backend, part k+1 is prepared (encoded, kernel tables built; parts 2.. in forked
+    children, see forked.py) and uploaded on a side stream while part k's queued steps
+    run. A part is padded to its planned size with copies of its last program (results
+    dropped), so lane counts, hence compiled shapes, repeat. Lanes are independent: the
+    results are one batch's (on CUDA up to cuBLAS picking other kernels for another lane
+    count)."""
     triton = backend == "triton"
     n = len(programs)
     budget = budget_bytes(device, memory_budget_bytes) // 2       # two parts in flight
     side = _side_stream(device) if triton else None
+    shape = BatchShape(lanes.S, lanes.M, steps, backend, record_curves, len(hurdles),
+                       torch.empty((), dtype=dtype).element_size(), device.type == "cpu")
+    starts = [sum(sizes[:k]) for k in range(len(sizes))]
+
+    def part_args(k: int, keep_encodings: bool) -> tuple:
+        return (programs, encoded, starts[k], sizes[k], lanes.lrs, steps, triton, task, shape,
+                budget, keep_encodings)
+
+    later = None
+    if triton and FORK_PREP and n >= forked.MIN_PROGRAMS and forked.available():
+        later = forked.ForkedCalls(_prepare_part,
+                                   [part_args(k, False) for k in range(1, len(sizes))])
     done: list[tuple[list[int], LaneResults]] = []
     eager: list[tuple[int, Encoded]] = []
     pending = None                       # (indices, n real programs, Pending)
-    later = _fork_later_parts(programs, sizes) if triton and encoded is None else None
 
     def collect() -> None:
         nonlocal pending
@@ -265,73 +273,99 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
             pending = None
             done.append((idx[:real], _first(run.result(), real)))
 
-    def now(ids: list[int], enc: list[Encoded], how: str, budget: int | None) -> None:
-        """Train ``ids`` before going on (chunked, retrying in halves on OOM)."""
+    def now(part: _Part, how: str, budget: int | None) -> None:
+        """Train the part's programs before going on (chunked, retrying in halves on OOM)."""
+        ids = part.idx[:part.real]
+        if part.enc is not None:
+            enc = part.enc[:part.real]
+        else:
+            enc = encode_all([programs[i] for i in ids]) if encoded is None else \
+                [encoded[i] for i in ids]
         done.append((ids, evaluate([programs[i] for i in ids], task, lanes.seeds,
                                    lanes.lr_multipliers, device=device, steps=steps,
                                    base_lr=lanes.base_lr, hurdles=hurdles,
                                    record_curves=record_curves, backend=how, dtype=dtype,
                                    compile=compile, encoded=enc, memory_budget_bytes=budget)))
 
-    def encodings(k: int, idx: list[int]) -> list[Encoded]:
-        if encoded is not None:
-            return [encoded[i] for i in idx]
-        if later is not None and k > 0:
-            return later.result(k - 1)
-        return encode_all([programs[i] for i in idx])
-
-    lo = 0
     try:
-        for k, size in enumerate(sizes):
-            idx = list(range(lo, min(lo + size, n)))
-            lo += size
-            enc = encodings(k, idx)
-            fits = [fits_kernel(e) for e in enc] if triton else [True] * len(enc)
-            eager += [(i, e) for i, e, f in zip(idx, enc, fits) if not f]
-            keep = [(i, e) for i, e, f in zip(idx, enc, fits) if f]
-            if not keep:
+        for k in range(len(sizes)):
+            part = later.result(k - 1) if later is not None and k > 0 else None
+            if part is None:             # part 1, no children, or a child failed
+                part = _prepare_part(*part_args(k, True))
+            eager += part.eager
+            if not part.real:
                 continue
-            real = len(keep)
-            keep += [keep[-1]] * (size - real)              # the planned lane count
-            idx, enc = [i for i, _ in keep], [e for _, e in keep]
-            sub = make_lanes(len(idx), lanes.seeds, lanes.lr_multipliers, lanes.base_lr)
-            shape = BatchShape(lanes.S, lanes.M, steps, backend, record_curves, len(hurdles),
-                               torch.empty((), dtype=dtype).element_size(),
-                               device.type == "cpu")
-            if len(plan_chunks(Estimator(task, enc, shape), len(enc), budget)) > 1:
-                collect()                    # too big to pipeline: the chunked path
-                now(idx[:real], enc[:real], backend, memory_budget_bytes)
+            if not part.one_chunk:
+                collect()                # too big to pipeline: the chunked path
+                now(part, backend, memory_budget_bytes)
                 continue
+            sub = make_lanes(len(part.idx), lanes.seeds, lanes.lr_multipliers, lanes.base_lr)
             try:
-                run = _launch(task, sub, enc, steps, hurdles, record_curves, device, dtype,
-                              compile, side)
+                run = _launch(task, sub, part.enc, part.tables, steps, hurdles, record_curves,
+                              device, dtype, compile, side)
             except torch.OutOfMemoryError:
                 collect()
                 torch.cuda.empty_cache()
-                now(idx[:real], enc[:real], backend, budget)
+                now(part, backend, budget)
                 continue
-            collect()                        # part k-1 finishes while part k is queued
-            pending = (idx, real, run)
+            collect()                    # part k-1 finishes while part k is queued
+            pending = (part.idx, part.real, run)
+        collect()
     finally:
         if later is not None:
             later.close()
-    collect()
     if eager:                            # programs the kernel cannot run
-        now([i for i, _ in eager], [e for _, e in eager], "eager", memory_budget_bytes)
+        now(_Part([i for i, _ in eager], len(eager), [e for _, e in eager], None, [], True),
+            "eager", memory_budget_bytes)
     return _concat(done, n)
 
 
-def _fork_later_parts(programs: Sequence[Program], sizes: list[int]):
-    """Children encoding parts 2.. of a pipelined batch (forked.py), or None."""
-    from optsearch.evaluate import forked
+FORK_PREP = True
+"""Prepare a pipelined batch's parts 2.. in forked children (forked.py) while this process
+prepares and launches the first (False: all in-process; for A/B timing)."""
 
-    if not FORK_ENCODING or len(programs) < forked.MIN_PROGRAMS or not forked.available():
-        return None
-    slices, lo = [], sizes[0]
-    for size in sizes[1:]:
-        slices.append(range(lo, min(lo + size, len(programs))))
-        lo += size
-    return forked.ForkedEncoding(programs, slices)
+
+@dataclass
+class _Part:
+    """One part of a pipelined batch, ready to launch (pickled by forked children)."""
+
+    idx: list[int]                  # program indices, padded to the planned size
+    real: int                       # how many of them are not padding
+    enc: list[Encoded] | None       # their encodings (None when prepared in a child)
+    tables: object | None           # gpu.ProgramTables (triton backend, one chunk)
+    eager: list[tuple[int, Encoded]]  # programs the kernel cannot run
+    one_chunk: bool                 # fits the memory budget in one go
+
+
+def _prepare_part(programs, encoded, lo: int, size: int, lrs, steps: int, triton: bool,
+                  task: Task, shape: BatchShape, budget: int, keep_encodings: bool) -> _Part:
+    """Host work of one part: encode, pick the kernel's programs, pad, plan, build tables.
+    Runs here or in a forked child (then ``keep_encodings`` is False: encodings cost more
+    to send than to make again, and are needed only off the fast path)."""
+    with gc_paused():
+        idx = list(range(lo, min(lo + size, len(programs))))
+        enc = encode_all([programs[i] for i in idx]) if encoded is None else \
+            [encoded[i] for i in idx]
+        if triton:
+            from optsearch.evaluate.gpu_encode import fits_kernel
+
+            fits = [fits_kernel(e) for e in enc]
+        else:
+            fits = [True] * len(enc)
+        eager = [(i, e) for i, e, f in zip(idx, enc, fits) if not f]
+        keep = [(i, e) for i, e, f in zip(idx, enc, fits) if f]
+        if not keep:
+            return _Part([], 0, [], None, eager, True)
+        real = len(keep)
+        keep += [keep[-1]] * (size - real)              # the planned lane count
+        idx, enc = [i for i, _ in keep], [e for _, e in keep]
+        one = len(plan_chunks(Estimator(task, enc, shape), len(enc), budget)) == 1
+        tables = None
+        if triton and one:
+            from optsearch.evaluate.gpu import program_tables
+
+            tables = program_tables(enc, lrs, steps)
+        return _Part(idx, real, enc if keep_encodings else None, tables, eager, one)
 
 
 _SIDE: dict[torch.device, torch.cuda.Stream] = {}
@@ -347,13 +381,14 @@ def _side_stream(device: torch.device) -> torch.cuda.Stream:
     return _SIDE[dev]
 
 
-def _launch(task, lanes, enc, steps, hurdles, record_curves, device, dtype, compile, side):
+def _launch(task, lanes, enc, tables, steps, hurdles, record_curves, device, dtype, compile,
+            side):
     """Start training one part: queued on the GPU (triton) or run now (eager)."""
     if side is not None:
         from optsearch.evaluate.gpu import launch_graphed
 
         return launch_graphed(task, lanes, enc, steps, hurdles, record_curves, device, dtype,
-                              compile=compile, prep_stream=side)
+                              compile=compile, prep_stream=side, tables=tables)
     from optsearch.evaluate.gpu import Pending
 
     res = _run_eager(task, lanes, enc, column_tables(enc, lanes.lrs, steps), steps, hurdles,

@@ -1,65 +1,78 @@
-"""Encoding in forked children gives the in-process encodings, columns interned alike."""
+"""Host preparation in forked children gives what the parent would compute itself."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import random
 
+import numpy as np
 import pytest
 
-from optsearch.evaluate import forked, random_program
-from optsearch.evaluate.train import clear_host_caches, encode_all
+import optsearch
+from optsearch.evaluate import forked, random_program, train
+from optsearch.evaluate.lanes import make_lanes
+from optsearch.evaluate.memory import BatchShape
+from proxy_tasks import make_task
 
 pytestmark = pytest.mark.skipif(not forked.available(), reason="needs os.fork")
 
 
-def _programs(n: int, seed: int = 3):
-    rng = random.Random(seed)
-    return [random_program(rng, rng.randint(1, 8), name=f"p{i}") for i in range(n)]
+def square_and_pid(x: int) -> tuple[int, int]:
+    if x < 0:
+        raise ValueError("negative")
+    return x * x, os.getpid()
 
 
-def test_children_encode_like_the_parent():
-    progs = _programs(300)
-    clear_host_caches()
-    here = encode_all(progs)
-    slices = [range(0, 120), range(120, 121), range(121, 300)]
-    with forked.ForkedEncoding(progs, slices) as kids:
-        got = [kids.result(i) for i in range(len(slices))]
-    for sl, part in zip(slices, got):
-        assert len(part) == len(sl)
-        for j, enc in zip(sl, part):
-            assert enc == here[j]
-            # the same interned column objects: tables dedupe columns by identity
-            assert all(a is b for a, b in zip(enc.columns, here[j].columns)
-                       if not isinstance(a, float))
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_each_call_runs_in_its_own_child(n):
+    with forked.ForkedCalls(square_and_pid, [(i,) for i in range(n)]) as calls:
+        got = [calls.result(i) for i in reversed(range(n))][::-1]
+    assert [v for v, _ in got] == [i * i for i in range(n)]
+    pids = {p for _, p in got}
+    assert os.getpid() not in pids and len(pids) == n
 
 
-def test_cold_parent_interns_the_childrens_columns():
-    progs = _programs(64, seed=5)
-    clear_host_caches()
-    with forked.ForkedEncoding(progs, [range(0, 64)]) as kids:
-        got = kids.result(0)
-    here = encode_all(progs)            # interns through the same table the results used
-    assert got == here
-    shared = {id(c) for e in got for c in e.columns if not isinstance(c, float)}
-    assert shared == {id(c) for e in here for c in e.columns if not isinstance(c, float)}
+def test_a_failing_call_gives_none_and_the_others_their_values():
+    with forked.ForkedCalls(square_and_pid, [(3,), (-1,), (4,)]) as calls:
+        assert calls.result(1) is None
+        assert calls.result(0)[0] == 9 and calls.result(2)[0] == 16
 
 
-def test_a_failing_child_is_replaced_by_encoding_here(monkeypatch):
-    progs = _programs(40, seed=9)
-    clear_host_caches()
-    expected = encode_all(progs)
-
-    def broken(*a, **k):
-        raise RuntimeError("child cannot pickle")
-
-    monkeypatch.setattr(forked.pickle, "dumps", broken)       # inherited by the child
-    with forked.ForkedEncoding(progs, [range(0, 40)]) as kids:
-        assert kids.result(0) == expected
+def test_close_without_reading_reaps_the_children():
+    calls = forked.ForkedCalls(square_and_pid, [(i,) for i in range(3)])
+    calls.close()
+    calls.close()                                  # idempotent
+    with pytest.raises(ChildProcessError):         # nothing of ours left to wait for
+        os.waitpid(-1, os.WNOHANG)
 
 
-def test_close_reaps_children_never_read():
-    progs = _programs(50, seed=11)
-    kids = forked.ForkedEncoding(progs, [range(0, 25), range(25, 50)])
-    assert kids.result(1) == encode_all(progs[25:])
-    kids.close()
-    kids.close()                        # idempotent
+def _tables_equal(a, b) -> None:
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if dataclasses.is_dataclass(x):
+            _tables_equal(x, y)
+        elif isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True), f.name
+        else:
+            assert x == y, f.name
+
+
+def test_a_part_prepared_in_a_child_equals_one_prepared_here():
+    rng = random.Random(2)
+    programs = [optsearch.known(k) for k in ("adamw", "lamb", "adamp")] + \
+        [random_program(rng, rng.randint(1, 8)) for _ in range(60)]
+    task = make_task("digits_mlp")
+    lanes = make_lanes(len(programs), (0, 1), (0.5, 2.0), task.lr)
+    shape = BatchShape(2, 2, 20, "triton", False, 0, 4, False)
+    args = (programs, None, 1, 48, lanes.lrs, 20, True, task, shape, 1 << 40)
+    train.clear_host_caches()
+    with forked.ForkedCalls(train._prepare_part, [args + (False,)]) as calls:
+        there = calls.result(0)
+    here = train._prepare_part(*args, True)
+    assert there.enc is None and here.enc is not None
+    assert (there.idx, there.real, there.eager, there.one_chunk) == \
+        (here.idx, here.real, here.eager, here.one_chunk)
+    assert here.real == 48 and here.idx == list(range(1, 49))
+    _tables_equal(there.tables, here.tables)
+    assert here.tables.segmented.any()              # lamb, adamp: whole-tensor reductions
