@@ -11,7 +11,9 @@ pickle at memory speed.
 last (which it runs itself): the parent pays for one fork (tens of ms for a process with
 torch and a CUDA context mapped) and goes on with its own work. Children run no CUDA and
 leave by ``os._exit``; they inherit the parent's CUDA context without touching it, as
-DataLoader workers do. Only where ``os.fork`` exists. A call whose child fails for any
+DataLoader workers do, and run torch's CPU ops on one thread (the parent's OpenMP pool does
+not survive a fork; the caller should also warm caches that take heavy torch work, such as
+a task's data and memory footprint, before forking). Only where ``os.fork`` exists. A call whose child fails for any
 reason returns None from :meth:`ForkedCalls.result`, and the caller runs it itself (same
 result). The pickles are our own children's output over a pipe, never a file a user hands
 us.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -87,6 +90,7 @@ def _spawner(fn, calls: list[tuple], pipes: list[tuple[int, int]]) -> None:
     try:
         for r, _ in pipes:
             os.close(r)
+        _single_threaded()
         kids = []
         for i in range(len(calls) - 1):
             pid = _fork()
@@ -104,6 +108,14 @@ def _spawner(fn, calls: list[tuple], pipes: list[tuple[int, int]]) -> None:
         code = 0
     finally:
         os._exit(code)
+
+
+def _single_threaded() -> None:
+    """The parent's OpenMP thread pool does not survive a fork, and a parallel torch op in
+    the child can hang on it: children run torch ops on one thread (their work is small)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def _work(fn, args: tuple, w: int) -> None:

@@ -260,6 +260,7 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
 
     later = None
     if triton and FORK_PREP and n >= forked.MIN_PROGRAMS and forked.available():
+        Estimator(task, (), shape)       # the task's data and footprint, cached before forking
         later = forked.ForkedCalls(_prepare_part,
                                    [part_args(k, False) for k in range(1, len(sizes))])
     done: list[tuple[list[int], LaneResults]] = []
