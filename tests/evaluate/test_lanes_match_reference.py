@@ -14,6 +14,7 @@ from optsearch.evaluate.reference import train_alone
 from proxy_tasks import make_task
 
 STEPS = 12
+BLOWN_UP = 1000.0
 MULTS = (0.3, 3.0)
 SEEDS = (0, 1)
 
@@ -35,7 +36,13 @@ def check_lanes(programs, task, steps=STEPS, seeds=SEEDS, mults=MULTS, device="c
                 torch.testing.assert_close(got[:upto], curve[:upto], rtol=1e-4, atol=1e-6,
                                            equal_nan=True, msg=lambda e: f"{where}: {e}")
                 if not div and math.isfinite(val):
-                    assert res.final_loss[n, s, m].item() == pytest.approx(val, rel=1e-4), where
+                    # A model that blew up in the last update (validation loss > 1000x the
+                    # last training loss) turns a 1e-6 difference of GEMM rounding (batched
+                    # vs alone) into ~1e-4 of its loss (seen on an H200: 26,122 vs 26,114
+                    # with curves equal to 2.5e-6): there both must have blown up alike.
+                    blown = val > BLOWN_UP * float(curve[upto - 1])
+                    assert res.final_loss[n, s, m].item() == pytest.approx(
+                        val, rel=1e-2 if blown else 1e-4), where
 
 
 @pytest.mark.parametrize("name", ["adamw", "lion", "lamb", "adamp", "sgd_momentum"])
