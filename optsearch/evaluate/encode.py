@@ -17,7 +17,6 @@ Register conventions: ``r0 = w`` (kept live to the end: the executor computes
 
 from __future__ import annotations
 
-import heapq
 import math
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
@@ -85,12 +84,18 @@ def _folders() -> dict[str, Callable[..., float]]:
     out: dict[str, Callable[..., float]] = {}
     for name, prim in REGISTRY.items():
         fn = getattr(prim.scalar, "np_fn", None)
-        if fn is None:
-            out[name] = prim.scalar
-        else:
-            f64 = np.float64
-            out[name] = (lambda fn: lambda *a: float(fn(*[f64(x) for x in a])))(fn)
+        out[name] = prim.scalar if fn is None else _folder(fn, prim.arity)
     return out
+
+
+def _folder(fn: Callable[..., np.floating], arity: int) -> Callable[..., float]:
+    """``np_scalar``'s body without errstate, unrolled for one and two arguments."""
+    f64 = np.float64
+    if arity == 1:
+        return lambda x: float(fn(f64(x)))
+    if arity == 2:
+        return lambda x, y: float(fn(f64(x), f64(y)))
+    return lambda *a: float(fn(*[f64(x) for x in a]))
 
 
 _FOLD = _folders()
@@ -128,152 +133,222 @@ def encode(program: Program) -> Encoded:
         return encode_unchecked(program)
 
 
+_IN, _OP, _HOST, _CONST = 0, 1, 2, 3
+"""Graph node kinds: an input register, a tensor instruction, a host scalar, a constant.
+Host kinds are the largest, so a call is host-only when the least kind among its arguments
+is at least ``_HOST``, and folds when it is ``_CONST``."""
+
+
 def encode_unchecked(program: Program) -> Encoded:
     """:func:`encode` without entering ``np.errstate(all="ignore")``: for callers that
     encode many programs inside one such block (folding must never warn or raise)."""
-    consts = dict(program.hyperparams)
-    # SSA graph. Node keys: ('in', reg) | ('c', value) | ('v', name) | ('h', op, args) (HOST)
-    # | ('op', op, args) (TENSOR); args are node ids, so keys hash in constant time.
-    nodes: list[tuple] = []
-    host: list[bool] = []
-    memo: dict[tuple, int] = {}
-    fold = _FOLD
+    g = _Graph(program.hyperparams)
+    env = g.env
+    for st in live_body(program):        # dead statements cost a name lookup, not a walk
+        env[st.target] = g.expr(st.value)
+    outs = [g.expr(program.ret)]
+    for s in g.state:
+        outs.append(env[s])
+    return _lower(g.nodes, g.kind, g.ops, g.inputs, outs)
 
-    def add(key: tuple, is_host: bool) -> int:
-        n = memo.get(key)
+
+class _Graph:
+    """One program's SSA graph, built statement by statement (a class: closures made
+    afresh for every program cost more than walking a typical one).
+
+    Node keys: ('in', reg) | ('c', value) | ('v', name) | ('h', op, args) (HOST)
+    | ('op', op, args) (TENSOR); args are node ids, so keys hash in constant time."""
+
+    __slots__ = ("hyper", "nodes", "kind", "memo", "env", "state", "inputs", "ops")
+
+    def __init__(self, hyperparams: tuple[tuple[str, float], ...]) -> None:
+        self.hyper = hyperparams
+        self.nodes: list[tuple] = [("in", 0), ("in", 1)]
+        self.kind: list[int] = [_IN, _IN]
+        self.memo: dict[tuple, int] = {}
+        self.env: dict[str, int] = {"w": 0, "g": 1}   # also caches lr, t, hyperparameters
+        self.state: list[str] = []                   # state variables, in order of first read
+        self.inputs = [0, 1]                         # node of each input register
+        self.ops: list[int] = []                     # the instruction (_OP) nodes, in order
+
+    def add(self, key: tuple, k: int) -> int:
+        n = self.memo.get(key)
         if n is None:
-            n = memo[key] = len(nodes)
-            nodes.append(key)
-            host.append(is_host)
+            n = self.memo[key] = len(self.nodes)
+            self.nodes.append(key)
+            self.kind.append(k)
+            if k == _OP:
+                self.ops.append(n)
         return n
 
-    def call(op: str, args: tuple[int, ...]) -> int:
-        for a in args:
-            if not host[a]:
-                break
-        else:
-            for a in args:
-                if nodes[a][0] != "c":
-                    return add(("h", op, args), True)
-            return add(("c", fold[op](*[nodes[a][1] for a in args])), True)
-        if op == "interp" and host[args[2]]:
+    def call(self, op: str, args: tuple[int, ...], lo: int) -> int:
+        """The node of ``op(*args)``; ``lo`` is the least kind among ``args``."""
+        if lo == _CONST:
+            return self.add(("c", _FOLD[op](*[self.nodes[a][1] for a in args])), _CONST)
+        if lo == _HOST:
+            return self.add(("h", op, args), _HOST)
+        kind = self.kind
+        if op == "interp" and kind[args[2]] >= _HOST:
             # the reference computes (1 - a) on the host in float64 when a is a host scalar
             x, y, a = args
-            one_minus_a = call("sub", (add(("c", 1.0), True), a))
-            if host[x]:                                     # (1 - a) * x is host-only too
-                return call("add", (call("mul", (one_minus_a, x)), call("mul", (a, y))))
-            return add(("op", op, (x, y, a, one_minus_a)), False)
-        return add(("op", op, args), False)
+            one_minus_a = self.call("sub", (self.add(("c", 1.0), _CONST), a), kind[a])
+            if kind[x] >= _HOST:                            # (1 - a) * x is host-only too
+                left = self.call("mul", (one_minus_a, x), min(kind[one_minus_a], kind[x]))
+                return self.call("add", (left, self.call("mul", (a, y), _OP)), _OP)
+            return self.add(("op", op, (x, y, a, one_minus_a)), _OP)
+        return self.add(("op", op, args), _OP)
 
-    env: dict[str, int] = {"w": add(("in", 0), False), "g": add(("in", 1), False)}
-    state: list[str] = []                 # state variables, in order of first read
-
-    def expr_node(e: Expr) -> int:
-        if isinstance(e, Call):
-            return call(e.op, tuple([expr_node(a) for a in e.args]))
-        if isinstance(e, Const):
-            return add(("c", e.value), True)
-        name = e.name
-        n = env.get(name)
-        if n is not None:
-            return n
+    def name(self, name: str) -> int:
+        """The node a name not yet in ``env`` reads (then cached there)."""
         if name == "lr" or name == "t":
-            return add(("v", name), True)
-        if name in consts:
-            return add(("c", consts[name]), True)
-        # read before assigned: state (zero-initialised), in order of first read
-        n = env[name] = add(("in", 2 + len(state)), False)
-        state.append(name)
+            n = self.add(("v", name), _HOST)
+        else:
+            for k, v in reversed(self.hyper):     # as dict(): the last one counts
+                if k == name:
+                    n = self.add(("c", v), _CONST)
+                    break
+            else:     # read before assigned: state (zero-initialised), in order of first read
+                n = self.add(("in", len(self.inputs)), _IN)
+                self.inputs.append(n)
+                self.state.append(name)
+        self.env[name] = n
         return n
 
-    for st in live_body(program):        # dead statements cost a name scan, not a walk
-        env[st.target] = expr_node(st.value)
-    outs = [expr_node(program.ret)] + [env[s] for s in state]
-    return _lower(nodes, host, memo, outs, len(state))
+    def call_node(self, e: Call) -> int:
+        """The node of ``e``; its leaves are resolved inline (a call per leaf cost more
+        than the rest of the walk)."""
+        env = self.env
+        kind = self.kind
+        args = []
+        lo = _CONST
+        for a in e.args:
+            t = type(a)
+            if t is Var:
+                n = env.get(a.name)
+                if n is None:
+                    n = self.name(a.name)
+            elif t is Const:
+                n = self.add(("c", a.value), _CONST)
+            else:
+                n = self.call_node(a)
+            args.append(n)
+            k = kind[n]
+            if k < lo:
+                lo = k
+        op = e.op
+        if lo <= _OP and op != "interp":                   # the common case, inlined
+            key = ("op", op, tuple(args))
+            memo = self.memo
+            n = memo.get(key)
+            if n is None:
+                n = memo[key] = len(self.nodes)
+                self.nodes.append(key)
+                kind.append(_OP)
+                self.ops.append(n)
+            return n
+        return self.call(op, tuple(args), lo)
+
+    def expr(self, e: Expr) -> int:
+        t = type(e)
+        if t is Call:
+            return self.call_node(e)
+        if t is Const:
+            return self.add(("c", e.value), _CONST)
+        n = self.env.get(e.name)
+        return self.name(e.name) if n is None else n
 
 
-def _lower(nodes: list[tuple], host: list[bool], memo: dict[tuple, int], outs: list[int],
-           n_state: int) -> Encoded:
-    # live nodes: op nodes reachable from the outputs, and the nodes they read
-    live = set(outs)
-    stack = [n for n in live if nodes[n][0] == "op"]
-    while stack:
-        for a in nodes[stack.pop()][2]:
-            if a not in live:
-                live.add(a)
-                if nodes[a][0] == "op":
-                    stack.append(a)
-    srt = sorted(live)
-    order = [n for n in srt if nodes[n][0] == "op"]        # args always precede users
-    columns: dict[int, int] = {}
-    for n in srt:
-        if host[n]:
-            columns[n] = len(columns)
+def _lower(nodes: list[tuple], kind: list[int], ops: list[int], inputs: list[int],
+           outs: list[int]) -> Encoded:
+    """Registers for the graph's live instructions, columns for the host values they read.
 
-    last_use: dict[int, int] = {}
-    for i, n in enumerate(order):
-        for a in nodes[n][2]:
-            last_use[a] = i
-    end = len(order)
+    Node ids are a topological order (arguments precede users), so one backward scan of
+    the instructions finds the live nodes and each one's last use, and one forward scan
+    assigns registers."""
+    size = len(nodes)
+    # last[n]: id of the last instruction reading tensor n; ``size`` for outputs, host
+    # nodes (columns hold no register) and w (kept in r0); -1 for dead nodes
+    last = [-1] * size
+    last[0] = size
+    columns: list[int] = []               # live host nodes
     for n in outs:
-        last_use[n] = end
-    last_use[0] = end                                   # w stays in r0
+        if last[n] < 0 and kind[n] >= _HOST:
+            columns.append(n)
+        last[n] = size
+    for n in reversed(ops):
+        if last[n] >= 0:
+            for a in nodes[n][2]:
+                if last[a] < 0:           # first seen from the end: its last use
+                    if kind[a] >= _HOST:
+                        columns.append(a)
+                        last[a] = size
+                    else:
+                        last[a] = n
+    columns.sort()
 
-    n_in = 2 + n_state
-    reg: dict[int, int] = {memo[("in", r)]: r for r in range(n_in)}
-    free = list(range(n_in, N_REG))                      # a min-heap: lowest register first
-    holders: dict[int, int] = {}                         # reg -> node
-    for n, r in reg.items():
-        if n in last_use:
-            holders[r] = n
+    where = [0] * size                    # operand of each live node: register or column
+    for i, n in enumerate(columns, N_REG):
+        where[n] = i
+    # a bit per free register (the lowest goes first): those above the inputs' to start
+    free = (1 << N_REG) - (1 << min(len(inputs), N_REG))
+    top = 0
+    for r, n in enumerate(inputs):
+        if last[n] >= 0:
+            where[n] = top = r
         else:
-            free.append(r)                               # unused inputs free theirs
-    heapq.heapify(free)
-
+            free |= 1 << r                # an unread input frees its register
     instrs: list[Instr] = []
-    top = max(holders, default=0)
     n_red = 0
-    base = N_REG
-    for i, n in enumerate(order):
+    elementwise = _ELEMENTWISE
+    new_instr = tuple.__new__             # Instr(...) without its Python-level __new__
+    for n in ops:
+        if last[n] < 0:
+            continue
         _, op, args = nodes[n]
-        ops = tuple([base + columns[a] if a in columns else reg[a] for a in args])
-        for a in set(args):                             # operands dying here free their reg
-            if last_use[a] == i and a in reg:
-                ra = reg[a]
-                if holders.get(ra) == a:
-                    del holders[ra]
-                    heapq.heappush(free, ra)
+        operands = tuple([where[a] for a in args])
+        for a in args:                    # operands dying here free their register
+            if last[a] == n:
+                free |= 1 << where[a]
         if not free:
             raise EncodeError(f"program needs more than {N_REG} registers")
-        r = heapq.heappop(free)
-        reg[n] = r
-        holders[r] = n
+        low = free & -free
+        free ^= low
+        r = where[n] = low.bit_length() - 1
         if r > top:
             top = r
-        if op in _ELEMENTWISE:
-            instrs.append(Instr(op, r, ops))
+        if op in elementwise:
+            instrs.append(new_instr(Instr, (op, r, operands, -1)))
         else:
-            instrs.append(Instr(op, r, ops, n_red))
+            instrs.append(new_instr(Instr, (op, r, operands, n_red)))
             n_red += 1
 
-    def operand(n: int) -> int:
-        return base + columns[n] if n in columns else reg[n]
+    n_state = len(inputs) - 2
+    return _encoded(instrs=tuple(instrs), columns=_column_exprs(nodes, columns),
+                    update=where[outs[0]], state_out=tuple([where[n] for n in outs[1:]]),
+                    n_state=n_state, n_regs=max(top, 1 + n_state) + 1, n_reductions=n_red)
 
-    memo_e: dict[int, Expr | float] = {}
 
-    def host_expr(n: int) -> Expr | float:
-        e = memo_e.get(n)
-        if e is None:
-            key = nodes[n]
-            if key[0] == "c":
-                e = key[1]                  # a float (folded constants may be inf/nan)
-            elif key[0] == "v":
-                e = _LR if key[1] == "lr" else _T
-            else:
-                e = _intern(key[1], tuple([host_expr(a) for a in key[2]]))
-            memo_e[n] = e
-        return e
+def _encoded(**fields: object) -> Encoded:
+    """``Encoded(**fields)`` without the frozen dataclass's __init__ (an
+    ``object.__setattr__`` per field: 4% of encoding time)."""
+    e = object.__new__(Encoded)
+    e.__dict__.update(fields)
+    return e
 
-    return Encoded(tuple(instrs), tuple([host_expr(n) for n in columns]), operand(outs[0]),
-                   tuple([operand(n) for n in outs[1:]]), n_state,
-                   max(top, 1 + n_state) + 1, n_red)
+
+def _column_exprs(nodes: list[tuple], columns: list[int]) -> tuple[Expr | float, ...]:
+    """The interned expression of each column node."""
+    memo: dict[int, Expr] = {}
+    return tuple([_host_expr(nodes, n, memo) for n in columns])
+
+
+def _host_expr(nodes: list[tuple], n: int, memo: dict[int, Expr]) -> Expr | float:
+    key = nodes[n]
+    if key[0] == "c":
+        return key[1]                       # a float (folded constants may be inf/nan)
+    if key[0] == "v":
+        return _LR if key[1] == "lr" else _T
+    e = memo.get(n)
+    if e is None:
+        e = memo[n] = _intern(key[1], tuple([_host_expr(nodes, a, memo) for a in key[2]]))
+    return e
