@@ -300,7 +300,6 @@ def _lower(nodes: list[tuple], kind: list[int], ops: list[int], inputs: list[int
     instrs: list[Instr] = []
     n_red = 0
     elementwise = _ELEMENTWISE
-    new_instr = tuple.__new__             # Instr(...) without its Python-level __new__
     for n in ops:
         if last[n] < 0:
             continue
@@ -317,23 +316,15 @@ def _lower(nodes: list[tuple], kind: list[int], ops: list[int], inputs: list[int
         if r > top:
             top = r
         if op in elementwise:
-            instrs.append(new_instr(Instr, (op, r, operands, -1)))
+            instrs.append(Instr(op, r, operands))
         else:
-            instrs.append(new_instr(Instr, (op, r, operands, n_red)))
+            instrs.append(Instr(op, r, operands, n_red))
             n_red += 1
 
     n_state = len(inputs) - 2
-    return _encoded(instrs=tuple(instrs), columns=_column_exprs(nodes, columns),
-                    update=where[outs[0]], state_out=tuple([where[n] for n in outs[1:]]),
-                    n_state=n_state, n_regs=max(top, 1 + n_state) + 1, n_reductions=n_red)
-
-
-def _encoded(**fields: object) -> Encoded:
-    """``Encoded(**fields)`` without the frozen dataclass's __init__ (an
-    ``object.__setattr__`` per field: 4% of encoding time)."""
-    e = object.__new__(Encoded)
-    e.__dict__.update(fields)
-    return e
+    return Encoded(instrs=tuple(instrs), columns=_column_exprs(nodes, columns),
+                   update=where[outs[0]], state_out=tuple([where[n] for n in outs[1:]]),
+                   n_state=n_state, n_regs=max(top, 1 + n_state) + 1, n_reductions=n_red)
 
 
 def _column_exprs(nodes: list[tuple], columns: list[int]) -> tuple[Expr | float, ...]:
