@@ -22,6 +22,7 @@ fused update inside the same CUDA-graphed step, on CPU one eager group.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import random
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import optsearch  # noqa: E402
-from optsearch.evaluate import encode, evaluate, random_program  # noqa: E402
+from optsearch.evaluate import encode, evaluate, gpu, gpu_kernel, random_program, train  # noqa: E402
 from optsearch.evaluate.reference import train_alone  # noqa: E402
 from optsearch.evaluate.train import clear_host_caches  # noqa: E402
 from proxy_tasks import make_task  # noqa: E402
@@ -158,14 +159,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="CUDA tuning: comma-separated sizes of a pipelined batch's first part "
                          "(evaluate's PIPELINE_HEAD; one row per value; 0 = no pipeline; "
                          "default: the module's)")
-    ap.add_argument("--capture-sync", default="",
-                    help="CUDA A/B: comma-separated 0/1 (one row per value): 1 captures each "
-                         "part's graph with torch.cuda.graph, which synchronises the device "
-                         "first (gpu.SYNC_CAPTURE); default: the module's (0)")
-    ap.add_argument("--fork-prep", default="",
-                    help="CUDA A/B: comma-separated 0/1 (one row per value): 1 prepares a "
-                         "pipelined batch's later parts (encoding, tables) in forked "
-                         "children (train.FORK_PREP); default: the module's (1)")
+    switch(ap, "--capture-sync", "captures each part's graph with torch.cuda.graph, which "
+           "synchronises the device first (gpu.SYNC_CAPTURE)", 0)
+    switch(ap, "--fork-prep", "prepares a pipelined batch's later parts (encoding, tables) "
+           "in forked children (train.FORK_PREP)", 1)
     ap.add_argument("--reg-buckets", default="",
                     help="CUDA tuning: '/'-separated register-count sets for the kernel "
                          "variants, e.g. '12/4,8,12' (one row per set; default: the "
@@ -207,30 +204,23 @@ def main(argv: list[str] | None = None) -> int:
                 return evaluate(programs, task, (0,), mults, steps=steps, device=args.device)
 
             tc = None
-            heads = [int(p) for p in args.head.split(",")] if args.head else [None]
-            syncs = [bool(int(x)) for x in args.capture_sync.split(",")] \
-                if args.capture_sync else [None]
-            buckets = [tuple(int(r) for r in b.split(",")) for b in args.reg_buckets.split("/")] \
-                if args.reg_buckets else [None]
-            forks = [bool(int(x)) for x in args.fork_prep.split(",")] \
-                if args.fork_prep else [None]
-            for config, head, csync, regs, fork in (
-                    (c, h, y, b, f) for c in configs for h in heads for y in syncs
-                    for b in buckets for f in forks):
-                from optsearch.evaluate import gpu, gpu_kernel, train
 
-                if fork is not None:
-                    train.FORK_PREP = fork
+            def set_flat(config):
+                gpu.FLAT_BLOCK, gpu.FLAT_WARPS = config
 
-                if regs is not None:
-                    gpu_kernel.REG_BUCKETS = regs
-
-                if config is not None:
-                    gpu.FLAT_BLOCK, gpu.FLAT_WARPS = config
-                if csync is not None:
-                    gpu.SYNC_CAPTURE = csync
-                if head is not None:
-                    train.PIPELINE_HEAD = head or 10**9
+            knobs = [   # (setter, values): one row per combination; None keeps the module's
+                (set_flat, configs),
+                (lambda v: setattr(train, "PIPELINE_HEAD", v or 10**9), values(args.head, int)),
+                (lambda v: setattr(gpu, "SYNC_CAPTURE", v), values(args.capture_sync, on)),
+                (lambda v: setattr(gpu_kernel, "REG_BUCKETS", v),
+                 values(args.reg_buckets, lambda b: tuple(int(r) for r in b.split(",")), "/")),
+                (lambda v: setattr(train, "FORK_PREP", v), values(args.fork_prep, on)),
+            ]
+            for combo in itertools.product(*(vals for _, vals in knobs)):
+                for (setter, _), value in zip(knobs, combo):
+                    if value is not None:
+                        setter(value)
+                config = combo[0]
                 first = timed(run, args.device)
                 times = [timed(run, args.device) for _ in range(args.repeats)]
                 t = statistics.median(times)
@@ -257,6 +247,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(row), file=sys.stderr, flush=True)
     print(json.dumps(out))
     return 0
+
+
+def switch(ap: argparse.ArgumentParser, flag: str, what: str, default: int) -> None:
+    """An on/off setting to compare (A/B), one row per value."""
+    ap.add_argument(flag, default="", help=f"CUDA A/B: comma-separated 0/1 (one row per "
+                    f"value): 1 {what}; default: the module's ({default})")
+
+
+def values(text: str, parse, sep: str = ",") -> list:
+    """The values a flag asks to compare, one row each, or [None] (the module's setting)."""
+    return [parse(x) for x in text.split(sep)] if text else [None]
+
+
+def on(text: str) -> bool:
+    return bool(int(text))
 
 
 def one_row(name, task, steps, n, lanes, t, first, prep, live, t_naive, tc) -> dict:

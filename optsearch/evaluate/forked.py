@@ -5,7 +5,7 @@ is pure Python, ~0.1 ms a program depending on the host's single-core speed: abo
 as the GPU's training of it, so on a slow host the pipeline (train.evaluate) would wait on
 it. A forked child sees the parent's programs without copying them (pickling a Program
 costs as much as encoding it) and sends back its result, which is numpy arrays that
-pickle at memory speed.
+travel at memory speed.
 
 :class:`ForkedCalls` forks one *spawner* child, which forks one worker per call but the
 last (which it runs itself): the parent pays for one fork (tens of ms for a process with
@@ -15,17 +15,20 @@ DataLoader workers do, and run torch's CPU ops on one thread (the parent's OpenM
 not survive a fork; the caller should also warm caches that take heavy torch work, such as
 a task's data and memory footprint, before forking). Only where ``os.fork`` exists. A call whose child fails for any
 reason returns None from :meth:`ForkedCalls.result`, and the caller runs it itself (same
-result). The pickles are our own children's output over a pipe, never a file a user hands
-us.
+result). Results travel as numpy arrays and JSON (:func:`pack`), never pickles: nothing that
+crosses a process boundary here can run code when read.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
-import pickle
 import sys
 import warnings
 from typing import Any, Callable, Sequence
+
+import numpy as np
 
 MIN_PROGRAMS = 4096
 """Batches smaller than this are prepared in-process. A fork costs the parent tens of ms
@@ -38,8 +41,30 @@ def available() -> bool:
     return hasattr(os, "fork")
 
 
+Payload = dict[str, Any]
+"""What a call returns: numpy arrays and JSON values (numbers, strings, lists, None)."""
+
+
+def pack(payload: Payload) -> bytes:
+    """``payload`` as bytes: its arrays in an ``.npz``, everything else as JSON inside it."""
+    arrays = {k: v for k, v in payload.items() if isinstance(v, np.ndarray)}
+    meta = {k: v for k, v in payload.items() if not isinstance(v, np.ndarray)}
+    buf = io.BytesIO()
+    np.savez(buf, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    return buf.getvalue()
+
+
+def unpack(data: bytes) -> Payload:
+    """:func:`pack`'s inverse (``allow_pickle=False``: object arrays are refused)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        out: Payload = {k: z[k] for k in z.files if k != "__meta__"}
+        out.update(json.loads(z["__meta__"].tobytes().decode()))
+    return out
+
+
 class ForkedCalls:
-    """``fn(*args)`` for each ``args`` in ``calls``, each in its own forked child.
+    """``fn(*args)`` for each ``args`` in ``calls``, each in its own forked child; ``fn``
+    returns a :data:`Payload`.
 
     ``result(i)`` waits for call i and returns its value, or None if its child failed.
     ``close()`` (or leaving the ``with`` block) reaps the children.
@@ -132,11 +157,10 @@ def _work(fn, args: tuple, w: int) -> None:
 
 def _run_and_write(fn, args: tuple, w: int) -> None:
     try:
-        data = pickle.dumps(fn(*args), protocol=pickle.HIGHEST_PROTOCOL)
-        view = memoryview(data)
+        view = memoryview(pack(fn(*args)))
         while view:
             view = view[os.write(w, view):]
-    except Exception:                            # the parent reads a short pickle: None
+    except Exception:                            # the parent reads a short payload: None
         pass
     finally:
         os.close(w)
@@ -153,6 +177,6 @@ def _read(r: int) -> Any | None:
     finally:
         os.close(r)
     try:
-        return pickle.loads(b"".join(chunks)) if chunks else None
+        return unpack(b"".join(chunks)) if chunks else None
     except Exception:                            # truncated: the child failed midway
         return None

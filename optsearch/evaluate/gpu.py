@@ -10,7 +10,7 @@ the host except at hurdles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable, Sequence
 
 import numpy as np
@@ -146,6 +146,18 @@ class ProgramTables:
     nred: int
     ncol: int
     regs: np.ndarray            # int [N]: the kernel variant (registers) each program runs in
+
+    def payload(self) -> dict:
+        """Arrays and ints only (forked.pack sends it from a child process)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "columns"}
+        out.update({"columns." + f.name: getattr(self.columns, f.name)
+                    for f in fields(ColumnData)})
+        return out
+
+    @classmethod
+    def from_payload(cls, d: dict) -> ProgramTables:
+        cols = ColumnData(**{f.name: d["columns." + f.name] for f in fields(ColumnData)})
+        return cls(columns=cols, **{f.name: d[f.name] for f in fields(cls) if f.name != "columns"})
 
 
 def program_tables(encoded: Sequence[Encoded], lrs: Sequence[float], steps: int) -> ProgramTables:

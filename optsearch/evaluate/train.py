@@ -263,7 +263,7 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
     later = None
     if triton and FORK_PREP and n >= forked.MIN_PROGRAMS and forked.available():
         Estimator(task, (), shape)       # the task's data and footprint, cached before forking
-        later = forked.ForkedCalls(_prepare_part,
+        later = forked.ForkedCalls(_prepared_payload,
                                    [part_args(k, False) for k in range(1, len(sizes))])
     done: list[tuple[list[int], LaneResults]] = []
     eager: list[tuple[int, Encoded]] = []
@@ -292,7 +292,8 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
 
     try:
         for k in range(len(sizes)):
-            part = later.result(k - 1) if later is not None and k > 0 else None
+            sent = later.result(k - 1) if later is not None and k > 0 else None
+            part = None if sent is None else _part_from_payload(sent, programs, encoded)
             if part is None:             # part 1, no children, or a child failed
                 part = _prepare_part(*part_args(k, True))
             eager += part.eager
@@ -330,7 +331,7 @@ prepares and launches the first (False: all in-process; for A/B timing)."""
 
 @dataclass
 class _Part:
-    """One part of a pipelined batch, ready to launch (pickled by forked children)."""
+    """One part of a pipelined batch, ready to launch."""
 
     idx: list[int]                  # program indices, padded to the planned size
     real: int                       # how many of them are not padding
@@ -338,6 +339,29 @@ class _Part:
     tables: object | None           # gpu.ProgramTables (triton backend, one chunk)
     eager: list[tuple[int, Encoded]]  # programs the kernel cannot run
     one_chunk: bool                 # fits the memory budget in one go
+
+
+def _prepared_payload(*args) -> forked.Payload:
+    """:func:`_prepare_part` in a forked child, as arrays and JSON (see forked.py)."""
+    part = _prepare_part(*args)
+    out: forked.Payload = {"idx": part.idx, "real": part.real, "one_chunk": part.one_chunk,
+                           "eager": [i for i, _ in part.eager]}
+    if part.tables is not None:
+        out.update({"tables." + k: v for k, v in part.tables.payload().items()})
+    return out
+
+
+def _part_from_payload(d: forked.Payload, programs, encoded) -> _Part:
+    """A child's part; the programs the kernel cannot run (rare) are encoded again here."""
+    from optsearch.evaluate.gpu import ProgramTables
+
+    tables = {k[len("tables."):]: v for k, v in d.items() if k.startswith("tables.")}
+    ids = d["eager"]
+    enc = encode_all([programs[i] for i in ids]) if encoded is None else \
+        [encoded[i] for i in ids]
+    return _Part(list(d["idx"]), d["real"], None,
+                 ProgramTables.from_payload(tables) if tables else None,
+                 list(zip(ids, enc)), d["one_chunk"])
 
 
 def _prepare_part(programs, encoded, lo: int, size: int, lrs, steps: int, triton: bool,
