@@ -11,12 +11,13 @@ travel at memory speed.
 last (which it runs itself): the parent pays for one fork (tens of ms for a process with
 torch and a CUDA context mapped) and goes on with its own work. Children run no CUDA and
 leave by ``os._exit``; they inherit the parent's CUDA context without touching it, as
-DataLoader workers do, and run torch's CPU ops on one thread (the parent's OpenMP pool does
-not survive a fork; the caller should also warm caches that take heavy torch work, such as
-a task's data and memory footprint, before forking). Only where ``os.fork`` exists. A call whose child fails for any
-reason returns None from :meth:`ForkedCalls.result`, and the caller runs it itself (same
-result). Results travel as numpy arrays and JSON (:func:`pack`), never pickles: nothing that
-crosses a process boundary here can run code when read.
+DataLoader workers do, and run torch's CPU ops on one thread (the parent's OpenMP pool
+does not survive a fork; the caller should also warm caches that take heavy torch work,
+such as a task's data and memory footprint, before forking). Only where ``os.fork``
+exists. A call whose child fails for any reason returns None from
+:meth:`ForkedCalls.result`, and the caller runs it itself (same result). Results travel as
+numpy arrays and JSON (:func:`pack`), never pickles: nothing that crosses a process
+boundary here can run code when read.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ MIN_PROGRAMS = 4096
 """Batches smaller than this are prepared in-process. A fork costs the parent tens of ms
 (page tables, then copy-on-write faults on every page it touches while children live):
 on an H100 host, digits, forked/in-process were 0.54/0.64 of the ceiling at 1,024
-programs, 0.63/0.72 at 2,048, 0.83/0.80 at 4,096 (0.71/0.66 on a slower H200 host, first part 512)."""
+programs, 0.63/0.72 at 2,048, 0.83/0.80 at 4,096 (0.71/0.66 on a slower H200 host with a
+first part of 512)."""
 
 
 def available() -> bool:

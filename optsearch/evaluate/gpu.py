@@ -1,7 +1,8 @@
 """GPU path: interpreter-kernel update inside a compiled, CUDA-graphed training step.
 
 :class:`KernelUpdate` holds every lane's program as tensors (instructions, scalar columns)
-and applies one step with ``1 + max reductions`` launches of the interpreter kernel.
+and applies one step with one launch of the interpreter kernel per lane group (register
+count x block kind), plus one per whole-tensor reduction pass for the lanes that need it.
 :func:`run_graphed` trains all lanes: the forward/backward is ``torch.compile``d, the whole
 step (batch gather, forward, backward, update, divergence bookkeeping) is captured once in
 a CUDA graph and replayed; the step counter lives on the device, so nothing syncs with
@@ -157,7 +158,8 @@ class ProgramTables:
     @classmethod
     def from_payload(cls, d: dict) -> ProgramTables:
         cols = ColumnData(**{f.name: d["columns." + f.name] for f in fields(ColumnData)})
-        return cls(columns=cols, **{f.name: d[f.name] for f in fields(cls) if f.name != "columns"})
+        rest = {f.name: d[f.name] for f in fields(cls) if f.name != "columns"}
+        return cls(columns=cols, **rest)
 
 
 def program_tables(encoded: Sequence[Encoded], lrs: Sequence[float], steps: int) -> ProgramTables:
@@ -285,9 +287,10 @@ def launch_graphed(task, lanes: Lanes, encoded: Sequence[Encoded], steps: int,
                    compile: bool = True, graph: bool = True, warmup: int = 3,
                    prep_stream: torch.cuda.Stream | None = None,
                    tables: ProgramTables | None = None) -> Pending:
-    """:func:`run_graphed` up to the last queued step: nothing waits for the GPU except
-    the graph capture, which waits for work queued before it. So the host can prepare the
-    next batch while this one trains (train.evaluate's pipeline).
+    """:func:`run_graphed` up to the last queued step: nothing waits for the GPU (the
+    graph is captured without a device-wide synchronise, see :func:`_capture`). So the
+    host can prepare and queue the next batch while this one trains (train.evaluate's
+    pipeline).
 
     ``prep_stream``: build the tables and buffers (host work and uploads) on this stream,
     so their host-to-device copies do not wait behind training queued on the current one.
