@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import optsearch  # noqa: E402
-from optsearch.evaluate import encode, evaluate, gpu, gpu_kernel, random_program, train  # noqa: E402
+from optsearch.evaluate import (encode, evaluate, gpu, gpu_kernel, random_program,  # noqa: E402
+                                train)
 from optsearch.evaluate.reference import train_alone  # noqa: E402
 from optsearch.evaluate.train import clear_host_caches  # noqa: E402
 from proxy_tasks import make_task  # noqa: E402
