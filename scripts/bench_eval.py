@@ -81,25 +81,31 @@ def fixed_adamw_update(lanes: int, size: int, lrs: torch.Tensor, device: str, co
 
 def ceiling(task, n_lanes: int, steps: int, device: str, mults) -> float:
     """Seconds to train n_lanes lanes of AdamW (the same rule everywhere)."""
-    adamw = optsearch.known("adamw")
-    lane_mults = [mults[i % len(mults)] for i in range(n_lanes)]
     if device == "cpu":
-        return timed(lambda: evaluate([adamw], task, (0,), lane_mults, steps=steps,
-                                      backend="eager"), device)
-    from optsearch.evaluate.gpu import row_stride, run_graphed
-    from optsearch.evaluate.lanes import make_lanes
-
-    lanes = make_lanes(1, (0,), lane_mults, task.lr)
-    lrs = torch.tensor(lanes.lrs, device=device).view(-1, 1)
-    size = row_stride(task.layout(1))
-
-    def go():
-        upd = fixed_adamw_update(n_lanes, size, lrs, device, compile=True)
-        run_graphed(task, lanes, [encode(adamw)], steps, (), False, torch.device(device),
-                    torch.float32, update=upd)
-
+        lane_mults = [mults[i % len(mults)] for i in range(n_lanes)]
+        return timed(lambda: evaluate([optsearch.known("adamw")], task, (0,), lane_mults,
+                                      steps=steps, backend="eager"), device)
+    go = ceiling_run(task, n_lanes, steps, mults)
     go()  # compile
     return timed(go, device)
+
+
+def ceiling_run(task, n_lanes: int, steps: int, mults, graph: bool = True):
+    """A call that trains n_lanes lanes of the CUDA ceiling: one compiled, fused AdamW
+    update inside the same (CUDA-graphed unless ``graph`` is False) step as the kernel's."""
+    from optsearch.evaluate.lanes import make_lanes
+
+    adamw = optsearch.known("adamw")
+    lanes = make_lanes(1, (0,), [mults[i % len(mults)] for i in range(n_lanes)], task.lr)
+    lrs = torch.tensor(lanes.lrs, device="cuda").view(-1, 1)
+    size = gpu.row_stride(task.layout(1))
+
+    def go():
+        upd = fixed_adamw_update(n_lanes, size, lrs, "cuda", compile=True)
+        gpu.run_graphed(task, lanes, [encode(adamw)], steps, (), False, torch.device("cuda"),
+                        torch.float32, update=upd, graph=graph)
+
+    return go
 
 
 def prepare(programs, task, mults, steps: int, device: str, cold: bool = True) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 """GPU kernel time per training step: interpreter path vs the same-rule ceiling. One JSON line.
 
 Trains N distinct random programs (x the lr multipliers) with ``gpu.run_graphed`` and the
-fixed-AdamW ceiling (bench_eval.py's) on the same lanes, each under ``torch.profiler``
+fixed-AdamW ceiling (bench_eval.ceiling_run) on the same lanes, each under ``torch.profiler``
 with CUDA graphs off (so every kernel is seen; launch gaps are not counted), and sums
 kernel durations by name. Shows which kernels separate the two: the update (interpreter
 vs fused AdamW), the forward/backward GEMMs, and the step's bookkeeping.
@@ -23,14 +23,13 @@ import torch  # noqa: E402
 from torch.autograd import DeviceType  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-import optsearch  # noqa: E402
-from optsearch.evaluate import encode, gpu, random_program  # noqa: E402
+from optsearch.evaluate import gpu, random_program  # noqa: E402
 from optsearch.evaluate.lanes import make_lanes  # noqa: E402
 from optsearch.evaluate.train import encode_all  # noqa: E402
 from proxy_tasks import make_task  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_eval import fixed_adamw_update  # noqa: E402
+from bench_eval import ceiling_run  # noqa: E402
 
 
 def kernel_times(fn, steps: int) -> dict[str, float]:
@@ -71,16 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     def ours():
         gpu.run_graphed(task, lanes, enc, args.steps, (), False, dev, torch.float32, graph=False)
 
-    flat_lanes = make_lanes(1, (0,), [mults[i % len(mults)] for i in range(lanes.count)], task.lr)
-    lrs = torch.tensor(flat_lanes.lrs, device=dev).view(-1, 1)
-    size = gpu.row_stride(task.layout(1))
-    adamw = optsearch.known("adamw")
-
-    def ceiling():
-        upd = fixed_adamw_update(lanes.count, size, lrs, "cuda", compile=True)
-        gpu.run_graphed(task, flat_lanes, [encode(adamw)], args.steps, (), False, dev,
-                        torch.float32, update=upd, graph=False)
-
+    ceiling = ceiling_run(task, lanes.count, args.steps, mults, graph=False)
     rows = {}
     for name, fn in (("ours", ours), ("ceiling", ceiling)):
         k = kernel_times(fn, args.steps)

@@ -400,7 +400,19 @@ SYNC_CAPTURE = False
 """True: capture with ``torch.cuda.graph``, which synchronises the device and empties the
 allocator caches first (the GPU then idles at every part boundary). For A/B timing."""
 
-_CAPTURE_STREAMS: dict[int, torch.cuda.Stream] = {}
+_STREAMS: dict[tuple[str, int], torch.cuda.Stream] = {}
+
+
+def process_stream(purpose: str, device: torch.device | None = None) -> torch.cuda.Stream:
+    """One stream per purpose ("prep", "capture") and device for the process: the caching
+    allocator keeps a pool per stream, so a new stream per call would strand the previous
+    calls' cached memory."""
+    index = None if device is None else device.index
+    dev = torch.cuda.current_device() if index is None else index
+    stream = _STREAMS.get((purpose, dev))
+    if stream is None:
+        stream = _STREAMS[(purpose, dev)] = torch.cuda.Stream(dev)
+    return stream
 
 
 def _capture(step: Callable[[], None]) -> Callable[[], None]:
@@ -418,11 +430,7 @@ def _capture(step: Callable[[], None]) -> Callable[[], None]:
         with torch.cuda.graph(g):
             step()
         return g.replay
-    dev = torch.cuda.current_device()
-    stream = _CAPTURE_STREAMS.get(dev)
-    if stream is None:
-        stream = _CAPTURE_STREAMS[dev] = torch.cuda.Stream(dev)
-    with torch.cuda.stream(stream):
+    with torch.cuda.stream(process_stream("capture")):
         g.capture_begin()
         try:
             step()

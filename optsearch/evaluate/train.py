@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -31,6 +31,9 @@ from optsearch.evaluate.memory import BatchShape, Estimator, budget_bytes, plan_
 from optsearch.evaluate.scalars import column_tables
 from optsearch.program import Program
 from proxy_tasks.base import Layout, Task
+
+if TYPE_CHECKING:
+    from optsearch.evaluate.gpu import ProgramTables
 
 
 @dataclass
@@ -220,6 +223,9 @@ PIPELINE_MAX = 4096
 PIPELINE_QUANTUM = 128
 """Part sizes are multiples of this (the last part is padded up to one): few distinct
 lane counts, so few compiled shapes."""
+FORK_PREP = True
+"""Prepare a pipelined batch's parts 2.. in forked children (forked.py) while this process
+prepares and launches the first (False: all in-process; for A/B timing)."""
 
 
 def pipeline_sizes(n_programs: int, backend: str) -> list[int]:
@@ -251,7 +257,11 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
     triton = backend == "triton"
     n = len(programs)
     budget = budget_bytes(device, memory_budget_bytes) // 2       # two parts in flight
-    side = _side_stream(device) if triton else None
+    side = None
+    if triton:
+        from optsearch.evaluate.gpu import process_stream
+
+        side = process_stream("prep", device)
     shape = BatchShape(lanes.S, lanes.M, steps, backend, record_curves, len(hurdles),
                        torch.empty((), dtype=dtype).element_size(), device.type == "cpu")
     starts = [sum(sizes[:k]) for k in range(len(sizes))]
@@ -279,11 +289,8 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
     def now(part: _Part, how: str, budget: int | None) -> None:
         """Train the part's programs before going on (chunked, retrying in halves on OOM)."""
         ids = part.idx[:part.real]
-        if part.enc is not None:
-            enc = part.enc[:part.real]
-        else:
-            enc = encode_all([programs[i] for i in ids]) if encoded is None else \
-                [encoded[i] for i in ids]
+        enc = part.enc[:part.real] if part.enc is not None else \
+            _encodings(programs, encoded, ids)
         done.append((ids, evaluate([programs[i] for i in ids], task, lanes.seeds,
                                    lanes.lr_multipliers, device=device, steps=steps,
                                    base_lr=lanes.base_lr, hurdles=hurdles,
@@ -324,11 +331,6 @@ def _pipelined(programs, encoded, sizes: list[int], task: Task, lanes: Lanes, st
     return _concat(done, n)
 
 
-FORK_PREP = True
-"""Prepare a pipelined batch's parts 2.. in forked children (forked.py) while this process
-prepares and launches the first (False: all in-process; for A/B timing)."""
-
-
 @dataclass
 class _Part:
     """One part of a pipelined batch, ready to launch."""
@@ -336,7 +338,7 @@ class _Part:
     idx: list[int]                  # program indices, padded to the planned size
     real: int                       # how many of them are not padding
     enc: list[Encoded] | None       # their encodings (None when prepared in a child)
-    tables: object | None           # gpu.ProgramTables (triton backend, one chunk)
+    tables: ProgramTables | None    # kernel tables (triton backend, one chunk)
     eager: list[tuple[int, Encoded]]  # programs the kernel cannot run
     one_chunk: bool                 # fits the memory budget in one go
 
@@ -357,55 +359,46 @@ def _part_from_payload(d: forked.Payload, programs, encoded) -> _Part:
 
     tables = {k[len("tables."):]: v for k, v in d.items() if k.startswith("tables.")}
     ids = d["eager"]
-    enc = encode_all([programs[i] for i in ids]) if encoded is None else \
-        [encoded[i] for i in ids]
     return _Part(list(d["idx"]), d["real"], None,
                  ProgramTables.from_payload(tables) if tables else None,
-                 list(zip(ids, enc)), d["one_chunk"])
+                 list(zip(ids, _encodings(programs, encoded, ids))), d["one_chunk"])
 
 
 def _prepare_part(programs, encoded, lo: int, size: int, lrs, steps: int, triton: bool,
                   task: Task, shape: BatchShape, budget: int, keep_encodings: bool) -> _Part:
     """Host work of one part: encode, pick the kernel's programs, pad, plan, build tables.
     Runs here or in a forked child (then ``keep_encodings`` is False: encodings cost more
-    to send than to make again, and are needed only off the fast path)."""
-    with gc_paused():
-        idx = list(range(lo, min(lo + size, len(programs))))
-        enc = encode_all([programs[i] for i in idx]) if encoded is None else \
-            [encoded[i] for i in idx]
-        if triton:
-            from optsearch.evaluate.gpu_encode import fits_kernel
+    to send than to make again, and are needed only off the fast path). Both run inside
+    evaluate's :func:`gc_paused`."""
+    idx = list(range(lo, min(lo + size, len(programs))))
+    enc = _encodings(programs, encoded, idx)
+    if triton:
+        from optsearch.evaluate.gpu_encode import fits_kernel
 
-            fits = [fits_kernel(e) for e in enc]
-        else:
-            fits = [True] * len(enc)
-        eager = [(i, e) for i, e, f in zip(idx, enc, fits) if not f]
-        keep = [(i, e) for i, e, f in zip(idx, enc, fits) if f]
-        if not keep:
-            return _Part([], 0, [], None, eager, True)
-        real = len(keep)
-        keep += [keep[-1]] * (size - real)              # the planned lane count
-        idx, enc = [i for i, _ in keep], [e for _, e in keep]
-        one = len(plan_chunks(Estimator(task, enc, shape), len(enc), budget)) == 1
-        tables = None
-        if triton and one:
-            from optsearch.evaluate.gpu import program_tables
+        fits = [fits_kernel(e) for e in enc]
+    else:
+        fits = [True] * len(enc)
+    eager = [(i, e) for i, e, f in zip(idx, enc, fits) if not f]
+    keep = [(i, e) for i, e, f in zip(idx, enc, fits) if f]
+    if not keep:
+        return _Part([], 0, [], None, eager, True)
+    real = len(keep)
+    keep += [keep[-1]] * (size - real)              # the planned lane count
+    idx, enc = [i for i, _ in keep], [e for _, e in keep]
+    one = len(plan_chunks(Estimator(task, enc, shape), len(enc), budget)) == 1
+    tables = None
+    if triton and one:
+        from optsearch.evaluate.gpu import program_tables
 
-            tables = program_tables(enc, lrs, steps)
-        return _Part(idx, real, enc if keep_encodings else None, tables, eager, one)
-
-
-_SIDE: dict[torch.device, torch.cuda.Stream] = {}
+        tables = program_tables(enc, lrs, steps)
+    return _Part(idx, real, enc if keep_encodings else None, tables, eager, one)
 
 
-def _side_stream(device: torch.device) -> torch.cuda.Stream:
-    """One prep stream per device for the process: the caching allocator keeps a pool per
-    stream, so a new stream per call would strand the previous calls' cached memory."""
-    dev = torch.device("cuda", torch.cuda.current_device() if device.index is None
-                       else device.index)
-    if dev not in _SIDE:
-        _SIDE[dev] = torch.cuda.Stream(dev)
-    return _SIDE[dev]
+def _encodings(programs, encoded, ids: Sequence[int]) -> list[Encoded]:
+    """The encodings of ``programs[i]`` for ``i`` in ``ids``: given, or made (cached)."""
+    if encoded is not None:
+        return [encoded[i] for i in ids]
+    return encode_all([programs[i] for i in ids])
 
 
 def _launch(task, lanes, enc, tables, steps, hurdles, record_curves, device, dtype, compile,
